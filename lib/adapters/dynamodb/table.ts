@@ -1,0 +1,25 @@
+/**
+ * The one table's key schema. CDK (cdk/stateful-stack.ts) and the local stack (local/stack.ts)
+ * both create the table from this definition, so they cannot drift apart.
+ *
+ * Items (pk / sk):
+ * - group          GROUP#<groupId> / GROUP
+ * - cluster        GROUP#<groupId> / CLUSTER#<clusterId>      (gsi1: CLUSTERNAME#<groupId>#<name> / CLUSTER)
+ * - snapshot       SNAPSHOT#<snapshotId> / SNAPSHOT             (gsi1: SNAPSHOTS#<groupId>#<clusterId> / <snapshotId>)
+ * - API key        APIKEY#<publicKey> / APIKEY
+ * - digest nonce   NONCE#<nonce> / NONCE                        (ttl)
+ * - restore job    JOB#<jobId> / JOB                            (gsi1: JOBS#<groupId>#<clusterId> / <jobId>,
+ *                                                                gsi2: BATCH#<batchId> / <jobId> when batched,
+ *                                                                gsi3: ACTIVE / <jobId> while the job is unfinished)
+ * ObjectIds sort by creation time, so `ScanIndexForward: false` on gsi1 lists newest first.
+ */
+export const TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'ttl',
+  indexes: [
+    { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+    { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+    { name: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
+  ],
+} as const;

@@ -1,4 +1,31 @@
-// Placeholder until the handler lands (being written now); CDK needs the entry file to exist.
-export const handler = async (): Promise<never> => {
-  throw new Error('handler not written yet');
-};
+import middy from '@middy/core';
+import httpEventNormalizer from '@middy/http-event-normalizer';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import type { Context } from 'aws-lambda';
+import { downloadRestoreArtifact } from '#lib/use-cases/download-restore-artifact.js';
+import { clock, events, jobStore, restoreArtifacts, secret } from './commons/deps.js';
+import { errorResponse, type HttpEvent, type HttpResult } from './commons/http.js';
+
+/**
+ * GET /backup/restore/v2/pull/{jobId}/{token}/{fileName}: the delivery URL. A bearer URL, so no
+ * Digest: the token is the credential. Answers 302 to a short-lived presigned S3 URL.
+ */
+export const handler = middy<HttpEvent, HttpResult, Error, Context>()
+  .use(httpHeaderNormalizer())
+  .use(httpEventNormalizer())
+  .use({
+    onError: async (request) => {
+      request.response = errorResponse(request.error, request.event);
+    },
+  })
+  .handler(async (event) => {
+    const { location } = await downloadRestoreArtifact(
+      { jobs: jobStore(), artifacts: restoreArtifacts(), events: events(), clock, secret: await secret().get() },
+      {
+        jobId: event.pathParameters.jobId ?? '',
+        token: event.pathParameters.token ?? '',
+        fileName: event.pathParameters.fileName ?? '',
+      },
+    );
+    return { statusCode: 302, headers: { location, 'cache-control': 'no-store' }, body: '' };
+  });

@@ -1,4 +1,26 @@
-// Placeholder until the handler lands (being written now); CDK needs the entry file to exist.
-export const handler = async (): Promise<never> => {
-  throw new Error('handler not written yet');
+import { z } from 'zod';
+import { advanceRestoreJob } from '#lib/use-cases/advance-restore-job.js';
+import { PermanentError } from '#lib/use-cases/task-errors.js';
+import { clock, events, jobStore, restoreArtifacts, secret } from './commons/deps.js';
+import { logger } from './commons/logger.js';
+
+const input = z.object({
+  jobId: z.string().regex(/^[0-9a-f]{24}$/),
+  step: z.enum(['start', 'finish', 'fail', 'expire']),
+  artifact: z
+    .object({ key: z.string(), fileName: z.string(), sha1: z.string(), sizeBytes: z.number().int().nonnegative() })
+    .optional(),
+  error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
+});
+
+/** State machine task: moves a job one step (start, finish, fail, expire) and publishes the change. */
+export const handler = async (event: unknown) => {
+  const parsed = input.safeParse(event);
+  if (!parsed.success) throw new PermanentError(`Invalid step input: ${parsed.error.message}`);
+  const result = await advanceRestoreJob(
+    { jobs: jobStore(), events: events(), artifacts: restoreArtifacts(), clock, secret: await secret().get() },
+    parsed.data,
+  );
+  logger.info('Restore job step', { jobId: parsed.data.jobId, step: parsed.data.step, ...result });
+  return result;
 };

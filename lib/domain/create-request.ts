@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { ApiError, errors } from './errors.js';
+import { MAX_DOWNLOADS, MAX_EXPIRATION_HOURS } from './job.js';
+
+const objectId = z.string().regex(/^[0-9a-f]{24}$/);
+
+const delivery = z.strictObject({
+  methodName: z.enum(['HTTP', 'AUTOMATED_RESTORE']),
+  expirationHours: z.int().min(1).max(MAX_EXPIRATION_HOURS).optional(),
+  maxDownloads: z.int().min(1).max(MAX_DOWNLOADS).optional(),
+  targetGroupId: objectId.optional(),
+  targetClusterName: z.string().min(1).max(64).optional(),
+  targetClusterId: objectId.optional(),
+});
+
+/**
+ * POST …/restoreJobs body, every form the seeds document. Unknown attributes are refused as MongoDB
+ * refuses them. Which source forms are served is decided by the use case.
+ */
+export const createRestoreJobBody = z.strictObject({
+  snapshotId: objectId.optional(),
+  delivery: delivery.optional(),
+  timestamp: z.strictObject({ date: z.iso.datetime({ offset: true }), increment: z.int().min(0) }).optional(),
+  pointInTimeUTCMillis: z.int().optional(),
+  oplogTs: z.union([z.string(), z.int()]).optional(),
+  oplogInc: z.union([z.string(), z.int()]).optional(),
+  checkpointId: objectId.optional(),
+  checkPointId: objectId.optional(),
+});
+
+export type CreateRestoreJobBody = z.infer<typeof createRestoreJobBody>;
+
+/** Parses an already JSON-decoded body; every failure is a 400 in MongoDB's shape. */
+export function parseCreateRestoreJobBody(input: unknown): CreateRestoreJobBody {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw errors.malformedJson();
+  }
+  const result = createRestoreJobBody.safeParse(input);
+  if (result.success) return result.data;
+  throw toApiError(result.error);
+}
+
+function toApiError(error: z.ZodError): ApiError {
+  const [issue] = error.issues;
+  if (issue === undefined) return errors.malformedJson();
+  const path = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] ?? '';
+    return errors.invalidAttribute(path ? `${path}.${key}` : key);
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    return errors.missingAttribute(path);
+  }
+  return errors.invalidAttribute(path, describe(issue));
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'too_small':
+      return `It must be ${issue.inclusive ? 'at least' : 'more than'} ${issue.minimum}.`;
+    case 'too_big':
+      return `It must be ${issue.inclusive ? 'at most' : 'less than'} ${issue.maximum}.`;
+    case 'invalid_type':
+      return `It must be ${issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`}.`;
+    case 'invalid_value':
+      return `Accepted values: ${issue.values.map(String).join(', ')}.`;
+    case 'invalid_format':
+      return issue.format === 'regex' ? 'It must be a 24-hex ObjectId.' : `It must be a ${issue.format}.`;
+    default:
+      return '';
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Errors a client may see, as MongoDB's API shapes them:
+ * `{detail, error, errorCode, parameters, reason}`. Everything else that escapes a handler is an
+ * internal error and becomes a generic 500 UNEXPECTED_ERROR (no detail leaks out).
+ */
+export interface ErrorBody {
+  readonly detail: string;
+  readonly error: number;
+  readonly errorCode: string;
+  readonly parameters: readonly unknown[];
+  readonly reason: string;
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  410: 'Gone',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+};
+
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly errorCode: string,
+    readonly detail: string,
+    readonly parameters: readonly unknown[] = [],
+  ) {
+    super(detail);
+    this.name = 'ApiError';
+  }
+
+  toJSON(): ErrorBody {
+    return {
+      detail: this.detail,
+      error: this.statusCode,
+      errorCode: this.errorCode,
+      parameters: this.parameters,
+      reason: REASONS[this.statusCode] ?? 'Error',
+    };
+  }
+}
+
+export const errors = {
+  malformedJson: () => new ApiError(400, 'MALFORMED_JSON', 'Received JSON is malformed.'),
+  invalidAttribute: (name: string, why?: string) =>
+    new ApiError(400, 'INVALID_ATTRIBUTE', `Invalid attribute ${name} specified.${why ? ` ${why}` : ''}`, [name]),
+  missingAttribute: (name: string) =>
+    new ApiError(400, 'MISSING_ATTRIBUTE', `The required attribute ${name} was not specified.`, [name]),
+  invalidGroupId: (groupId: string) =>
+    new ApiError(400, 'INVALID_GROUP_ID', `An invalid group ID ${groupId} was specified.`, [groupId]),
+  groupNotFound: (groupId: string) =>
+    new ApiError(404, 'GROUP_NOT_FOUND', `No group with ID ${groupId} exists.`, [groupId]),
+  clusterNotFound: (cluster: string, groupId: string) =>
+    new ApiError(404, 'CLUSTER_NOT_FOUND', `No cluster named ${cluster} exists in group ${groupId}.`, [
+      cluster,
+      groupId,
+    ]),
+  snapshotNotFound: (snapshotId: string) =>
+    new ApiError(404, 'SNAPSHOT_NOT_FOUND', `No snapshot with ID ${snapshotId} exists.`, [snapshotId]),
+  restoreJobNotFound: (jobId: string) =>
+    new ApiError(404, 'RESTORE_JOB_NOT_FOUND', `No restore job with ID ${jobId} exists.`, [jobId]),
+  unauthorized: () =>
+    new ApiError(401, 'USER_UNAUTHORIZED', 'Current user is not authorized to perform this action.'),
+  notOnAccessList: (address: string) =>
+    new ApiError(403, 'IP_ADDRESS_NOT_ON_ACCESS_LIST', `IP address ${address} is not allowed to access this resource.`, [
+      address,
+    ]),
+  unsupportedMediaType: () =>
+    new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'The request body must be JSON (Content-Type: application/json).'),
+  unexpected: () => new ApiError(500, 'UNEXPECTED_ERROR', 'Unexpected error.'),
+};

@@ -1,0 +1,115 @@
+import type { BsonTimestamp } from './catalog.js';
+
+/**
+ * The restore job as the service keeps it. The view (view.ts) derives what clients see: delivery
+ * EXPIRED and MAX_DOWNLOADS_EXCEEDED are computed at read time from `expires` and `downloadCount`,
+ * so reads are right before any timer fires.
+ */
+export type JobStatus = 'IN_PROGRESS' | 'FINISHED' | 'BROKEN' | 'KILLED';
+export type DeliveryStatus =
+  | 'NOT_STARTED'
+  | 'IN_PROGRESS'
+  | 'READY'
+  | 'FAILED'
+  | 'INTERRUPTED'
+  | 'EXPIRED'
+  | 'MAX_DOWNLOADS_EXCEEDED';
+
+/** Which path family created the job; links and events use the same family. */
+export type ApiFamily = 'atlas' | 'public';
+
+export interface Artifact {
+  /** Object key in the restore bucket. */
+  readonly key: string;
+  readonly fileName: string;
+  readonly sha1: string;
+  readonly sizeBytes: number;
+}
+
+export interface Delivery {
+  readonly methodName: 'HTTP';
+  readonly expirationHours: number;
+  readonly maxDownloads: number;
+  readonly statusName: DeliveryStatus;
+  /** ISO date; set when the artifact is ready. */
+  readonly expires?: string;
+  readonly downloadCount: number;
+  /** Scheme and host of the request that created the job: the delivery URL is a URL of this API. */
+  readonly baseUrl: string;
+  readonly fileName: string;
+  /** Random salt (hex) from which the URL token is derived with the service secret; see delivery-token.ts. */
+  readonly tokenSalt: string;
+  /** SHA-256 (hex) of the token: what a download is checked against. */
+  readonly tokenHash: string;
+}
+
+export interface RestoreJob {
+  readonly id: string;
+  readonly groupId: string;
+  /** The cluster named in the request path (the sharded cluster for a batch). */
+  readonly requestClusterId: string;
+  /** The cluster this job restores (a shard or config server within a batch). */
+  readonly clusterId: string;
+  readonly clusterName: string;
+  readonly apiFamily: ApiFamily;
+  readonly snapshotId?: string;
+  readonly batchId?: string;
+  readonly created: string;
+  readonly timestamp: BsonTimestamp;
+  readonly pointInTime: boolean;
+  readonly encryptionEnabled: boolean;
+  readonly masterKeyUUID?: string;
+  readonly statusName: JobStatus;
+  readonly delivery: Delivery;
+  readonly artifact?: Artifact;
+  /** Why a BROKEN job could not finish. */
+  readonly failureReason?: string;
+}
+
+/** Default delivery per path family, as each family's documentation shows it. */
+export const DELIVERY_DEFAULTS: Record<ApiFamily, { expirationHours: number; maxDownloads: number }> = {
+  // Atlas' documented job (seed 002): 48 hours, unlimited (int32 max) downloads.
+  atlas: { expirationHours: 48, maxDownloads: 2147483647 },
+  // Ops Manager's documented job (seed 003): 1 hour, 1 download.
+  public: { expirationHours: 1, maxDownloads: 1 },
+};
+
+export const MAX_EXPIRATION_HOURS = 8760; // one year: a Step Functions standard execution lives at most a year
+export const MAX_DOWNLOADS = 2147483647; // int32, what MongoDB's clients decode
+
+/** The delivery status a client sees at `now`. */
+export function effectiveDeliveryStatus(job: RestoreJob, now: number): DeliveryStatus {
+  const { delivery } = job;
+  if (delivery.statusName !== 'READY' && delivery.statusName !== 'MAX_DOWNLOADS_EXCEEDED') {
+    return delivery.statusName;
+  }
+  if (delivery.expires !== undefined && Date.parse(delivery.expires) <= now) return 'EXPIRED';
+  if (delivery.downloadCount >= delivery.maxDownloads) return 'MAX_DOWNLOADS_EXCEEDED';
+  return 'READY';
+}
+
+/** Artifact file name, in the shape MongoDB uses: `<cluster>-<snapshot seconds>-<job id>.tar.gz`. */
+export function artifactFileName(clusterName: string, timestamp: BsonTimestamp, jobId: string): string {
+  const seconds = Math.floor(Date.parse(timestamp.date) / 1000);
+  const safeName = clusterName.replace(/[^A-Za-z0-9_-]/g, '_');
+  return `${safeName}-${seconds}-${jobId}.tar.gz`;
+}
+
+/**
+ * The state machine's steps. Each names the state it moves from and to; the repository applies it
+ * with one conditional write, so a retried or re-driven step never moves a job backwards.
+ */
+export const TRANSITIONS = {
+  start: { from: { statusName: 'IN_PROGRESS', delivery: 'NOT_STARTED' }, to: { statusName: 'IN_PROGRESS', delivery: 'IN_PROGRESS' } },
+  finish: { from: { statusName: 'IN_PROGRESS', delivery: 'IN_PROGRESS' }, to: { statusName: 'FINISHED', delivery: 'READY' } },
+  fail: { from: { statusName: 'IN_PROGRESS', delivery: undefined }, to: { statusName: 'BROKEN', delivery: 'FAILED' } },
+  expire: { from: { statusName: 'FINISHED', delivery: undefined }, to: { statusName: 'FINISHED', delivery: 'EXPIRED' } },
+} as const satisfies Record<
+  string,
+  {
+    from: { statusName: JobStatus; delivery: DeliveryStatus | undefined };
+    to: { statusName: JobStatus; delivery: DeliveryStatus };
+  }
+>;
+
+export type Step = keyof typeof TRANSITIONS;

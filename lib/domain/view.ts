@@ -1,0 +1,126 @@
+import type { BsonTimestamp } from './catalog.js';
+import { deriveToken } from './delivery-token.js';
+import { type ApiFamily, type DeliveryStatus, effectiveDeliveryStatus, type JobStatus, type RestoreJob } from './job.js';
+
+/** Where a view is rendered: the base of the request (or the job's own base, for events) and its path family. */
+export interface ViewContext {
+  /** `https://host` of the request, no trailing slash. */
+  readonly baseUrl: string;
+  readonly family: ApiFamily;
+  readonly secret: string;
+  readonly now: number;
+}
+
+export interface Link {
+  readonly href: string;
+  readonly rel: string;
+}
+
+export interface RestoreJobView {
+  id: string;
+  groupId: string;
+  clusterId: string;
+  clusterName: string;
+  batchId?: string;
+  snapshotId?: string;
+  created: string;
+  timestamp: BsonTimestamp;
+  statusName: JobStatus;
+  pointInTime: boolean;
+  encryptionEnabled: boolean;
+  masterKeyUUID?: string;
+  delivery: {
+    methodName: 'HTTP';
+    statusName: DeliveryStatus;
+    expirationHours: number;
+    maxDownloads: number;
+    url?: string;
+    expires?: string;
+  };
+  hashes?: { typeName: 'SHA1'; fileName: string; hash: string }[];
+  links: Link[];
+}
+
+export interface ListView<T> {
+  totalCount?: number;
+  results: T[];
+  links: Link[];
+}
+
+/** Path prefix of a group in a family. */
+export function groupPath(family: ApiFamily, groupId: string): string {
+  return `/api/${family}/v1.0/groups/${groupId}`;
+}
+
+/** The cluster segment a family addresses clusters by: the name on Atlas, the id on Ops Manager. */
+export function clusterPath(family: ApiFamily, groupId: string, cluster: { id: string; name: string }): string {
+  return `${groupPath(family, groupId)}/clusters/${encodeURIComponent(family === 'atlas' ? cluster.name : cluster.id)}`;
+}
+
+export function deliveryUrl(job: RestoreJob, secret: string): string {
+  const token = deriveToken(secret, job.id, job.delivery.tokenSalt);
+  return `${job.delivery.baseUrl}/backup/restore/v2/pull/${job.id}/${token}/${job.delivery.fileName}`;
+}
+
+export function toJobView(job: RestoreJob, ctx: ViewContext): RestoreJobView {
+  const status = effectiveDeliveryStatus(job, ctx.now);
+  const hasArtifact = status === 'READY' || status === 'EXPIRED' || status === 'MAX_DOWNLOADS_EXCEEDED';
+  const cluster = clusterPath(ctx.family, job.groupId, { id: job.requestClusterId, name: job.clusterName });
+  const links: Link[] = [
+    { href: `${ctx.baseUrl}${cluster}/restoreJobs/${job.id}`, rel: 'self' },
+    { href: `${ctx.baseUrl}${cluster}`, rel: 'http://mms.mongodb.com/cluster' },
+  ];
+  if (job.snapshotId !== undefined) {
+    links.push({ href: `${ctx.baseUrl}${cluster}/snapshots/${job.snapshotId}`, rel: 'http://mms.mongodb.com/snapshot' });
+  }
+  // MongoDB links the group through the public family, whichever family was called (seed 002).
+  links.push({ href: `${ctx.baseUrl}${groupPath('public', job.groupId)}`, rel: 'http://mms.mongodb.com/group' });
+
+  return {
+    id: job.id,
+    groupId: job.groupId,
+    clusterId: job.clusterId,
+    clusterName: job.clusterName,
+    ...(job.batchId !== undefined && { batchId: job.batchId }),
+    ...(job.snapshotId !== undefined && { snapshotId: job.snapshotId }),
+    created: job.created,
+    timestamp: job.timestamp,
+    statusName: job.statusName,
+    pointInTime: job.pointInTime,
+    encryptionEnabled: job.encryptionEnabled,
+    ...(job.masterKeyUUID !== undefined && { masterKeyUUID: job.masterKeyUUID }),
+    delivery: {
+      methodName: job.delivery.methodName,
+      statusName: status,
+      expirationHours: job.delivery.expirationHours,
+      maxDownloads: job.delivery.maxDownloads,
+      ...(hasArtifact && { url: deliveryUrl(job, ctx.secret) }),
+      ...(job.delivery.expires !== undefined && { expires: job.delivery.expires }),
+    },
+    ...(job.delivery.downloadCount > 0 &&
+      job.artifact !== undefined && {
+        hashes: [{ typeName: 'SHA1' as const, fileName: job.artifact.fileName, hash: job.artifact.sha1 }],
+      }),
+    links,
+  };
+}
+
+/** List links: `self` always, `previous` and `next` where those pages exist. */
+export function listLinks(args: {
+  baseUrl: string;
+  path: string;
+  pageNum: number;
+  itemsPerPage: number;
+  hasNext: boolean;
+  extraQuery?: Record<string, string>;
+}): Link[] {
+  const href = (page: number) => {
+    const query = new URLSearchParams({ ...args.extraQuery, pageNum: String(page), itemsPerPage: String(args.itemsPerPage) });
+    return `${args.baseUrl}${args.path}?${query.toString()}`;
+  };
+  const links: Link[] = [];
+  if (args.pageNum > 1) links.push({ href: href(args.pageNum - 1), rel: 'previous' });
+  links.push({ href: href(args.pageNum), rel: 'self' });
+  if (args.hasNext) links.push({ href: href(args.pageNum + 1), rel: 'next' });
+  return links;
+}

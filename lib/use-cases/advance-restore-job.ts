@@ -1,0 +1,105 @@
+import { type Artifact, type RestoreJob, type Step, TRANSITIONS } from '../domain/job.js';
+import type { ArtifactStore, Clock, EventPublisher, JobStore } from './ports.js';
+import { statusChange } from './status-events.js';
+import { PermanentError } from './task-errors.js';
+
+export interface StepInput {
+  readonly jobId: string;
+  readonly step: Step;
+  readonly artifact?: Artifact;
+  /** Step Functions' Catch output: `{Error, Cause}`. */
+  readonly error?: { readonly Error?: string; readonly Cause?: string };
+}
+
+export interface StepOutput {
+  readonly statusName: RestoreJob['statusName'];
+  readonly deliveryStatusName: RestoreJob['delivery']['statusName'];
+  /** When the state machine should come back to expire the delivery (finish only). */
+  readonly checkExpiryAt?: string;
+}
+
+// Step Functions standard executions end after a year; come back before that even if the URL lives longer.
+const MAX_WAIT_MS = 360 * 24 * 3600 * 1000;
+
+/**
+ * One state machine step: a conditional transition, then its status change event. Re-running a step
+ * (Step Functions retries, a re-driven execution) finds the job already moved and publishes the
+ * event again instead of moving it twice: events are at-least-once, transitions exactly-once.
+ */
+export async function advanceRestoreJob(
+  deps: { jobs: JobStore; events: EventPublisher; artifacts: ArtifactStore; clock: Clock; secret: string },
+  input: StepInput,
+): Promise<StepOutput> {
+  const now = deps.clock.now();
+  const nowIso = new Date(now).toISOString();
+  const transition = TRANSITIONS[input.step];
+
+  const job = await deps.jobs.get(input.jobId);
+  if (job === undefined) throw new PermanentError(`Restore job ${input.jobId} does not exist.`);
+
+  let changes: Parameters<JobStore['transition']>[2] = { now: nowIso };
+  let reason: string | undefined;
+  switch (input.step) {
+    case 'finish': {
+      if (input.artifact === undefined) throw new PermanentError('finish needs the artifact.');
+      const expires = new Date(now + job.delivery.expirationHours * 3600 * 1000).toISOString();
+      changes = { ...changes, artifact: input.artifact, expires };
+      break;
+    }
+    case 'fail':
+      reason = failureReason(input.error);
+      changes = { ...changes, failureReason: reason };
+      break;
+    case 'expire':
+      // The wait may end early (it is capped, and a local timer may fire early): expire only when due.
+      if (job.delivery.expires === undefined || Date.parse(job.delivery.expires) > now) return output(job);
+      break;
+    case 'start':
+      break;
+  }
+
+  const result = await deps.jobs.transition(input.jobId, input.step, changes);
+  const current = result.job ?? job;
+  const inTargetState =
+    current.statusName === transition.to.statusName && current.delivery.statusName === transition.to.delivery;
+  if (result.changed || inTargetState) {
+    const previous = {
+      statusName: transition.from.statusName,
+      deliveryStatusName: result.changed ? job.delivery.statusName : (transition.from.delivery ?? job.delivery.statusName),
+    };
+    await deps.events.publish([statusChange(current, previous, deps.secret, now, reason ?? current.failureReason)]);
+    if (input.step === 'expire' && current.artifact !== undefined) await deps.artifacts.delete(current.artifact.key);
+  } else if (input.step !== 'fail' && input.step !== 'expire') {
+    // The job is somewhere this step cannot start from (for example KILLED): stop driving it.
+    throw new PermanentError(
+      `Restore job ${input.jobId} is ${current.statusName}/${current.delivery.statusName}; cannot ${input.step}.`,
+    );
+  }
+  return output(current, input.step === 'finish' ? now : undefined);
+}
+
+function output(job: RestoreJob, finishedAt?: number): StepOutput {
+  const checkExpiryAt =
+    finishedAt !== undefined && job.delivery.expires !== undefined
+      ? new Date(Math.min(Date.parse(job.delivery.expires), finishedAt + MAX_WAIT_MS)).toISOString()
+      : undefined;
+  return {
+    statusName: job.statusName,
+    deliveryStatusName: job.delivery.statusName,
+    ...(checkExpiryAt !== undefined && { checkExpiryAt }),
+  };
+}
+
+/** A short reason from Step Functions' `{Error, Cause}`; Lambda's Cause is JSON with errorMessage. */
+export function failureReason(error: StepInput['error']): string {
+  if (error === undefined) return 'The restore job failed.';
+  let message = error.Cause ?? '';
+  try {
+    const parsed = JSON.parse(message) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') message = parsed.errorMessage;
+  } catch {
+    // Cause is not always JSON (States.Timeout, States.TaskFailed): keep it as it is.
+  }
+  const text = [error.Error, message].filter(Boolean).join(': ');
+  return (text || 'The restore job failed.').slice(0, 1000);
+}

@@ -1,0 +1,30 @@
+import type { Artifact } from '../domain/job.js';
+import type { ArtifactStore, CatalogStore, JobStore } from './ports.js';
+import { isTransient, PermanentError, TransientError } from './task-errors.js';
+
+/**
+ * Builds the job's `.tar.gz` from its snapshot's files, streamed from the snapshot bucket to the restore
+ * bucket. Idempotent: a job that already has its artifact gets it back without a rebuild.
+ */
+export async function buildRestoreArtifact(
+  deps: { jobs: JobStore; catalog: CatalogStore; artifacts: ArtifactStore },
+  input: { jobId: string },
+): Promise<Artifact> {
+  const job = await deps.jobs.get(input.jobId);
+  if (job === undefined) throw new PermanentError(`Restore job ${input.jobId} does not exist.`);
+  if (job.artifact !== undefined) return job.artifact;
+  if (job.snapshotId === undefined) throw new PermanentError(`Restore job ${job.id} has no snapshot to restore.`);
+
+  const snapshot = await deps.catalog.getSnapshot(job.snapshotId);
+  if (snapshot === undefined) throw new PermanentError(`Snapshot ${job.snapshotId} no longer exists.`);
+
+  const key = `restores/${job.groupId}/${job.id}/${job.delivery.fileName}`;
+  try {
+    const written = await deps.artifacts.write({ files: snapshot.files, key });
+    return { key, fileName: job.delivery.fileName, ...written };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (isTransient(error)) throw new TransientError(`Writing the artifact failed: ${message}`, { cause: error });
+    throw new PermanentError(`Writing the artifact failed: ${message}`, { cause: error });
+  }
+}

@@ -1,0 +1,55 @@
+import { hashToken, tokenMatches } from '../domain/delivery-token.js';
+import { ApiError } from '../domain/errors.js';
+import { effectiveDeliveryStatus } from '../domain/job.js';
+import { isObjectId } from '../domain/object-id.js';
+import type { ArtifactStore, Clock, EventPublisher, JobStore } from './ports.js';
+import { statusChange } from './status-events.js';
+
+const notFound = () => new ApiError(404, 'RESTORE_ARTIFACT_NOT_FOUND', 'No restore artifact is available at this URL.');
+
+/**
+ * The delivery URL: a bearer URL of this API. Each successful request is counted with one conditional
+ * write (so concurrent requests can never exceed maxDownloads) and redirected to a short-lived
+ * presigned S3 URL. S3 cannot count downloads and a SigV4 URL cannot outlive 7 days, hence the indirection.
+ */
+export async function downloadRestoreArtifact(
+  deps: { jobs: JobStore; artifacts: ArtifactStore; events: EventPublisher; clock: Clock; secret: string },
+  request: { jobId: string; token: string; fileName: string },
+): Promise<{ location: string }> {
+  if (!isObjectId(request.jobId)) throw notFound();
+  const now = deps.clock.now();
+  const tokenHash = hashToken(request.token);
+  const counted = await deps.jobs.countDownload(
+    request.jobId,
+    { tokenHash, fileName: request.fileName },
+    new Date(now).toISOString(),
+  );
+
+  if (!counted.changed) {
+    const job = counted.job;
+    // Unknown job, wrong token and not-yet-ready all look the same to the caller.
+    if (job === undefined || !tokenMatches(request.token, job.delivery.tokenHash)) throw notFound();
+    if (job.delivery.fileName !== request.fileName) throw notFound();
+    const status = effectiveDeliveryStatus(job, now);
+    if (status === 'EXPIRED') throw new ApiError(410, 'RESTORE_DOWNLOAD_EXPIRED', 'This download URL has expired.');
+    if (status === 'MAX_DOWNLOADS_EXCEEDED') {
+      throw new ApiError(410, 'MAX_DOWNLOADS_EXCEEDED', 'This download URL has been used the maximum number of times.');
+    }
+    throw notFound();
+  }
+
+  const job = counted.job;
+  // READY is only written together with the artifact, so a counted download always has one.
+  if (job.artifact === undefined) throw notFound();
+  const location = await deps.artifacts.presignDownload(job.artifact.key, job.delivery.fileName);
+
+  if (job.delivery.downloadCount === job.delivery.maxDownloads) {
+    const exhausted = await deps.jobs.markDownloadsExhausted(job.id);
+    if (exhausted.changed) {
+      await deps.events.publish([
+        statusChange(exhausted.job, { statusName: job.statusName, deliveryStatusName: 'READY' }, deps.secret, now),
+      ]);
+    }
+  }
+  return { location };
+}

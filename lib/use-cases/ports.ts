@@ -1,0 +1,107 @@
+/**
+ * The ports the use cases call. Adapters in lib/adapters implement them with the AWS SDK; unit tests
+ * may stub them. Nothing here knows about AWS.
+ */
+import type { DigestAlgorithm } from '../auth/digest.js';
+import type { Role } from '../auth/access.js';
+import type { Cluster, Snapshot } from '../domain/catalog.js';
+import type { Artifact, DeliveryStatus, JobStatus, RestoreJob, Step } from '../domain/job.js';
+import type { RestoreJobView } from '../domain/view.js';
+
+export interface ApiKey {
+  readonly publicKey: string;
+  /** HA1 per algorithm: what Digest verification needs; the private key itself is never stored. */
+  readonly ha1: Readonly<Record<DigestAlgorithm, string>>;
+  readonly accessList: readonly string[];
+  readonly roles: Readonly<Record<string, Role>>;
+  readonly description?: string;
+}
+
+export interface KeyStore {
+  getApiKey(publicKey: string): Promise<ApiKey | undefined>;
+  /**
+   * Records that `nc` was used with `nonce`; false when an equal or higher nc was already seen
+   * (a replay). One conditional write.
+   */
+  recordNonceUse(nonce: string, nc: number, expiresAt: number): Promise<boolean>;
+}
+
+export interface CatalogStore {
+  getClusterById(groupId: string, clusterId: string): Promise<Cluster | undefined>;
+  getClusterByName(groupId: string, name: string): Promise<Cluster | undefined>;
+  getSnapshot(snapshotId: string): Promise<Snapshot | undefined>;
+}
+
+export interface ListJobsRequest {
+  readonly groupId: string;
+  readonly requestClusterId: string;
+  readonly batchId?: string;
+  readonly pageNum: number;
+  readonly itemsPerPage: number;
+  readonly includeCount: boolean;
+}
+
+export interface ListJobsResult {
+  readonly jobs: readonly RestoreJob[];
+  readonly totalCount?: number;
+  readonly hasNext: boolean;
+}
+
+/** Outcome of a conditional write: `changed` false means the condition did not hold; `job` is then the current item. */
+export type Conditional = { readonly changed: true; readonly job: RestoreJob } | { readonly changed: false; readonly job?: RestoreJob };
+
+export interface JobStore {
+  /** Writes new jobs; never overwrites an existing id. */
+  create(jobs: readonly RestoreJob[]): Promise<void>;
+  get(jobId: string): Promise<RestoreJob | undefined>;
+  list(request: ListJobsRequest): Promise<ListJobsResult>;
+  /** Applies a state machine step (see TRANSITIONS) with one conditional write. */
+  transition(
+    jobId: string,
+    step: Step,
+    changes: { artifact?: Artifact; expires?: string; failureReason?: string; now: string },
+  ): Promise<Conditional>;
+  /**
+   * Counts one download if token and file name match and the delivery is ready, not expired at `now`
+   * and not used up.
+   */
+  countDownload(jobId: string, presented: { tokenHash: string; fileName: string }, now: string): Promise<Conditional>;
+  /** Persists MAX_DOWNLOADS_EXCEEDED once the last download was counted. */
+  markDownloadsExhausted(jobId: string): Promise<Conditional>;
+  /** Ids of jobs not yet finished or broken (for re-driving after a local restart). */
+  listUnfinished(): Promise<string[]>;
+}
+
+export interface Workflow {
+  /** Starts the job's state machine execution; starting one that already runs is not an error. */
+  start(jobId: string): Promise<void>;
+}
+
+export interface StatusChange {
+  readonly job: RestoreJobView;
+  readonly previous: { readonly statusName: JobStatus; readonly deliveryStatusName: DeliveryStatus };
+  readonly reason?: string;
+}
+
+export interface EventPublisher {
+  /** Publishes status changes; rejects when any entry failed (never drops one silently). */
+  publish(changes: readonly StatusChange[]): Promise<void>;
+}
+
+export interface ArtifactStore {
+  write(args: { files: Snapshot['files']; key: string }): Promise<{ sha1: string; sizeBytes: number }>;
+  /** A short-lived presigned GET URL that downloads as `fileName`. */
+  presignDownload(key: string, fileName: string): Promise<string>;
+  delete(key: string): Promise<void>;
+}
+
+export interface SecretSource {
+  /** The service secret (HMAC key for Digest nonces and delivery tokens). Cached by the adapter. */
+  get(): Promise<string>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };

@@ -37,10 +37,19 @@ export function parseCreateRestoreJobBody(input: unknown): CreateRestoreJobBody 
   }
   const result = createRestoreJobBody.safeParse(input);
   if (result.success) return result.data;
-  throw toApiError(result.error);
+  throw toApiError(result.error, input);
 }
 
-function toApiError(error: z.ZodError): ApiError {
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function toApiError(error: z.ZodError, input: unknown): ApiError {
   const [issue] = error.issues;
   if (issue === undefined) return errors.malformedJson();
   const path = issue.path.map(String).join('.');
@@ -48,7 +57,7 @@ function toApiError(error: z.ZodError): ApiError {
     const key = issue.keys[0] ?? '';
     return errors.invalidAttribute(path ? `${path}.${key}` : key);
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) {
+  if (valueAt(input, issue.path) === undefined) {
     return errors.missingAttribute(path);
   }
   return errors.invalidAttribute(path, describe(issue));

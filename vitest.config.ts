@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // The handlers log through Powertools; tests only need warnings and errors.
+    env: { POWERTOOLS_LOG_LEVEL: 'WARN' },
   },
 });

@@ -1,0 +1,289 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, type Size, Validations } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { ApiHandlerName, TaskHandlerName } from '../../functions/routes.js';
+import { TABLE } from '../../lib/adapters/dynamodb/table.js';
+import { ENV } from '../../lib/env.js';
+import { acknowledgeWildcardResource } from '../nag.js';
+
+/** Repository root: cdk/constructs/ is two levels down. Entries, lock file and tsconfig are resolved from here. */
+export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** A module under functions/ that exports `handler`. */
+export type RestoreFunctionName = ApiHandlerName | TaskHandlerName;
+
+/**
+ * Table access: `read` is GetItem/BatchGetItem/Query/ConditionCheckItem and never writes (except Digest nonce items
+ * when {@link BindTableOptions.recordDigestNonces} asks for it); `readWrite` adds single-item and batch writes.
+ */
+export type TableAccess = 'read' | 'readWrite';
+
+/**
+ * Bucket access. `read` is GetObject plus ListBucket (without ListBucket a missing key answers 403 instead of 404,
+ * which handlers could not tell apart from a permissions problem); `write` is PutObject (which also covers the
+ * multipart upload calls) plus AbortMultipartUpload; `delete` is DeleteObject.
+ */
+export type BucketAccess = 'read' | 'write' | 'readWrite' | 'delete' | 'readDelete';
+
+/** Options of {@link RestoreFunction.bindTable}. */
+export interface BindTableOptions {
+  /**
+   * The function authenticates requests with HTTP Digest and records each nonce's `nc` (replay protection) in
+   * the table. With `read` access this adds UpdateItem limited to `NONCE#…` items; `readWrite` already covers it.
+   * @default false
+   */
+  readonly recordDigestNonces?: boolean;
+}
+
+/** Partition key prefix of Digest nonce items (lib/adapters/dynamodb/table.ts, key-store.ts). */
+export const DIGEST_NONCE_KEY_PREFIX = 'NONCE#';
+
+/** The environment variables a bucket can be bound to (lib/env.ts). */
+export type BucketEnvName = typeof ENV.snapshotBucket | typeof ENV.restoreBucket;
+
+/** Props for {@link RestoreFunction}. */
+export interface RestoreFunctionProps {
+  /** The handler module: `functions/<name>.ts`, which exports `handler`. */
+  readonly name: RestoreFunctionName;
+  /**
+   * Function timeout. API functions answer through API Gateway, whose integration timeout is 30 s at most.
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Memory in MB (CPU scales with it).
+   * @default 512 (on ARM64 that is enough CPU for SDK start-up and JSON work without paying for idle memory)
+   */
+  readonly memorySize?: number;
+  /**
+   * /tmp size.
+   * @default - Lambda's default (512 MiB)
+   */
+  readonly ephemeralStorageSize?: Size;
+  /**
+   * Extra environment variables, merged with the ones this construct sets (NODE_OPTIONS,
+   * POWERTOOLS_SERVICE_NAME) and the ones the bind helpers set. A clash throws instead of silently winning.
+   * @default - none
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Retention of the function's own log group.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * Powertools service name (logger `service` field).
+   * @default 'restore-jobs'
+   */
+  readonly serviceName?: string;
+  /**
+   * A description shown in the Lambda console.
+   * @default - `restore-jobs <name>`
+   */
+  readonly description?: string;
+}
+
+/**
+ * One Lambda function of the service, with the platform choices fixed in one place: Node.js 22 on ARM64, X-Ray
+ * active tracing, its own log group with retention, JSON log format, ESM bundling with source maps. The bind
+ * helpers set an environment variable AND grant the matching least-privilege access in one call, so a function
+ * cannot end up with a variable it is not allowed to use (or a grant it cannot find).
+ */
+export class RestoreFunction extends Construct {
+  /** The underlying function. */
+  public readonly function: NodejsFunction;
+  /** The function's execution role (no managed policies: logging is granted on its own log group only). */
+  public readonly role: Role;
+  /** The function's log group. */
+  public readonly logGroup: LogGroup;
+  /** The handler module name. */
+  public readonly name: RestoreFunctionName;
+  /** Names set by the construct, props or a bind helper; binding one twice is a wiring mistake. */
+  private readonly boundEnvironment = new Set<string>();
+
+  constructor(scope: Construct, id: string, props: RestoreFunctionProps) {
+    super(scope, id);
+    this.name = props.name;
+
+    this.logGroup = new LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+    });
+
+    // An explicit role instead of the default one with AWSLambdaBasicExecutionRole: that managed policy allows
+    // writing to every log group in the account, while this function only needs its own.
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of restore-jobs ${props.name}`,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    const baseEnvironment: Record<string, string> = {
+      // sourceMap: true does not add this (PLATFORM.md); without it stack traces point into minified code.
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'restore-jobs',
+    };
+    for (const [key, value] of Object.entries(props.environment ?? {})) {
+      if (key in baseEnvironment) {
+        throw new Error(`RestoreFunction ${props.name}: environment variable ${key} is set by the construct`);
+      }
+      baseEnvironment[key] = value;
+    }
+    for (const key of Object.keys(baseEnvironment)) this.boundEnvironment.add(key);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: join(PROJECT_ROOT, 'functions', `${props.name}.ts`),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      description: props.description ?? `restore-jobs ${props.name}`,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(10),
+      ephemeralStorageSize: props.ephemeralStorageSize,
+      tracing: Tracing.ACTIVE,
+      role: this.role,
+      logGroup: this.logGroup,
+      // Powertools Logger already writes JSON; JSON format keeps Lambda's own platform lines structured too.
+      loggingFormat: LoggingFormat.JSON,
+      environment: baseEnvironment,
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        // Prefer the ESM build of dual packages so esbuild can tree-shake them.
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.DEFAULT,
+        // Line mapping is what stack traces need; embedding sources would only double the asset size.
+        sourcesContent: false,
+        tsconfig: join(PROJECT_ROOT, 'tsconfig.json'),
+        // The AWS SDK v3 is bundled rather than taken from the runtime: the runtime's copy is whatever version
+        // Lambda ships that month, while package.json pins the versions the local stack and the tests ran
+        // against (lib-storage, s3-request-presigner and lib-dynamodb must match their clients). Bundled and
+        // tree-shaken, the SDK adds little to cold start and makes deployments reproducible.
+        bundleAwsSDK: true,
+        // An ESM bundle has no `require`; CommonJS dependencies bundled into it (esbuild's __require shim)
+        // would throw "Dynamic require of ... is not supported" without one.
+        banner:
+          "import { createRequire as __restoreJobsCreateRequire } from 'node:module';" +
+          'const require = __restoreJobsCreateRequire(import.meta.url);',
+      },
+    });
+
+    // X-Ray's PutTraceSegments/PutTelemetryRecords are added by Tracing.ACTIVE and have no resource scope.
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support resource-level permissions.',
+    });
+    // NODEJS_22_X is a deliberate pin, not an oversight: the project, its Node engine and the local stack run on 22.
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Node.js 22 is pinned on purpose: package.json engines, the local stack and the tests run Node 22; moving ' +
+        'to a newer runtime is a tested change, not a synth-time default.',
+    });
+  }
+
+  /**
+   * Binds the table: sets TABLE_NAME and grants item access on the table and its indexes (named from
+   * lib/adapters/dynamodb/table.ts, so no `index/*` wildcard). Scan and transactions are never granted: every
+   * access pattern of the single-table design is GetItem, Query or a (conditional) single-item write.
+   */
+  public bindTable(table: ITable, access: TableAccess, options: BindTableOptions = {}): this {
+    this.setEnv(ENV.tableName, table.tableName);
+    const readActions = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'];
+    const writeActions = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: access === 'readWrite' ? [...readActions, ...writeActions] : readActions,
+        resources: [table.tableArn, ...TABLE.indexes.map((index) => `${table.tableArn}/index/${index.name}`)],
+      }),
+    );
+    if (options.recordDigestNonces && access === 'read') {
+      // Digest replay protection (lib/adapters/dynamodb/key-store.ts recordNonceUse) is one conditional
+      // UpdateItem on `NONCE#<nonce>` per request. Fine-grained access control keeps a read-only function
+      // read-only for everything else: it may update only items whose partition key starts with NONCE#.
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          effect: Effect.ALLOW,
+          actions: ['dynamodb:UpdateItem'],
+          resources: [table.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${DIGEST_NONCE_KEY_PREFIX}*`] } },
+        }),
+      );
+    }
+    return this;
+  }
+
+  /**
+   * Binds a bucket: sets `envName` to the bucket name and grants object access (see {@link BucketAccess}).
+   */
+  public bindBucket(envName: BucketEnvName, bucket: IBucket, access: BucketAccess): this {
+    this.setEnv(envName, bucket.bucketName);
+    const read = access === 'read' || access === 'readWrite' || access === 'readDelete';
+    const write = access === 'write' || access === 'readWrite';
+    const remove = access === 'delete' || access === 'readDelete';
+    const objectActions = [
+      ...(read ? ['s3:GetObject'] : []),
+      ...(write ? ['s3:PutObject', 's3:AbortMultipartUpload'] : []),
+      ...(remove ? ['s3:DeleteObject'] : []),
+    ];
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ effect: Effect.ALLOW, actions: objectActions, resources: [bucket.arnForObjects('*')] }),
+    );
+    if (read) {
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({ effect: Effect.ALLOW, actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+      );
+    }
+    acknowledgeWildcardResource(
+      this.role,
+      bucket.arnForObjects('*'),
+      'Objects are keyed by snapshot or job id, known only at run time; the grant is limited to the object actions ' +
+        `of the ${access} mode on this one bucket.`,
+    );
+    return this;
+  }
+
+  /** Binds the event bus: sets EVENT_BUS_NAME and grants events:PutEvents on that bus only. */
+  public bindEventBus(eventBus: IEventBus): this {
+    this.setEnv(ENV.eventBusName, eventBus.eventBusName);
+    eventBus.grantPutEventsTo(this.function);
+    return this;
+  }
+
+  /** Binds the HMAC secret: sets SECRET_ARN and grants reading that secret only. */
+  public bindSecret(secret: ISecret): this {
+    this.setEnv(ENV.secretArn, secret.secretArn);
+    secret.grantRead(this.function);
+    return this;
+  }
+
+  /** Binds the restore job state machine: sets STATE_MACHINE_ARN and grants states:StartExecution on it. */
+  public bindStateMachine(stateMachine: IStateMachine): this {
+    this.setEnv(ENV.stateMachineArn, stateMachine.stateMachineArn);
+    stateMachine.grantStartExecution(this.function);
+    return this;
+  }
+
+  private setEnv(name: string, value: string): void {
+    if (this.boundEnvironment.has(name)) {
+      throw new Error(`RestoreFunction ${this.name}: ${name} is already bound`);
+    }
+    this.boundEnvironment.add(name);
+    this.function.addEnvironment(name, value);
+  }
+}

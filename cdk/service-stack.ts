@@ -1,0 +1,295 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  LogGroupLogDestination,
+  PayloadFormatVersion,
+  type ThrottleSettings,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import { DEFAULT_CROSS_STACK_REFERENCES } from 'aws-cdk-lib/cx-api';
+import type { Construct } from 'constructs';
+import { type ApiHandlerName, routes } from '../functions/routes.js';
+import { ENV } from '../lib/env.js';
+import { PROJECT_ROOT, RestoreFunction, type RestoreFunctionName } from './constructs/restore-function.js';
+
+/** Path of the one state machine definition (shared with the local stack). */
+export const STATE_MACHINE_DEFINITION = join(PROJECT_ROOT, 'lib', 'state-machine', 'restore-job.asl.json');
+
+/** Props for {@link ServiceStack}: the stateful resources it runs against, plus tuning knobs. */
+export interface ServiceStackProps extends StackProps {
+  /** The single table. */
+  readonly table: ITable;
+  /** Bucket holding snapshot files (read by build-restore-artifact). */
+  readonly snapshotBucket: IBucket;
+  /** Bucket holding built restore artifacts. */
+  readonly restoreBucket: IBucket;
+  /** Bus receiving restore job lifecycle events. */
+  readonly eventBus: IEventBus;
+  /** HMAC key for Digest nonces and delivery tokens. */
+  readonly secret: ISecret;
+  /**
+   * Throttling of the API's default stage (applies to every route).
+   * @default { rateLimit: 50, burstLimit: 100 }
+   */
+  readonly apiThrottle?: ThrottleSettings;
+  /**
+   * Retention of the function, state machine and API access log groups.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * The stateless service: six functions, the restore job state machine and the HTTP API whose routes come from
+ * functions/routes.ts. Everything it stores lives in the stateful stack passed in as props.
+ */
+export class ServiceStack extends Stack {
+  /** Every function, by handler module name. */
+  public readonly functions: Readonly<Record<RestoreFunctionName, RestoreFunction>>;
+  /** The restore job state machine. */
+  public readonly stateMachine: StateMachine;
+  /** Alarms on failed, throttled and aborted executions (no actions: wire them to your paging topic). */
+  public readonly stateMachineAlarms: readonly Alarm[];
+  /** The HTTP API. */
+  public readonly api: HttpApi;
+  /** The API's `$default` stage (throttled, access-logged). */
+  public readonly apiStage: HttpStage;
+
+  constructor(scope: Construct, id: string, props: ServiceStackProps) {
+    super(scope, id, props);
+    // References to the stateful stack are CloudFormation exports/imports ("strong"): the stateful stack cannot
+    // drop an output this stack still uses. Stated here, where the references are consumed, rather than left to a
+    // default that CDK warns may change.
+    this.node.setContext(DEFAULT_CROSS_STACK_REFERENCES, 'strong');
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    const { table, snapshotBucket, restoreBucket, eventBus, secret } = props;
+
+    // Digest-authenticated API functions read the API key (table), verify the nonce's HMAC (secret) and record
+    // the nonce's nc against replays (one UpdateItem on a NONCE# item; see bindTable's recordDigestNonces).
+    const listRestoreJobs = new RestoreFunction(this, 'ListRestoreJobs', { name: 'list-restore-jobs', logRetention })
+      .bindTable(table, 'read', { recordDigestNonces: true })
+      .bindSecret(secret);
+    const getRestoreJob = new RestoreFunction(this, 'GetRestoreJob', { name: 'get-restore-job', logRetention })
+      .bindTable(table, 'read', { recordDigestNonces: true })
+      .bindSecret(secret);
+    // The delivery URL (bearer token, no Digest): counts the download with a conditional write, presigns a GET of
+    // the artifact, and publishes the status change when the last allowed download used the link up.
+    const downloadRestoreArtifact = new RestoreFunction(this, 'DownloadRestoreArtifact', {
+      name: 'download-restore-artifact',
+      logRetention,
+    })
+      .bindTable(table, 'readWrite')
+      .bindBucket(ENV.restoreBucket, restoreBucket, 'read')
+      .bindEventBus(eventBus)
+      .bindSecret(secret);
+
+    // State machine tasks.
+    const restoreJobStep = new RestoreFunction(this, 'RestoreJobStep', { name: 'restore-job-step', logRetention })
+      .bindTable(table, 'readWrite')
+      .bindEventBus(eventBus)
+      // `expire` deletes the artifact; the step never reads or writes objects.
+      .bindBucket(ENV.restoreBucket, restoreBucket, 'delete')
+      .bindSecret(secret);
+    const buildRestoreArtifact = new RestoreFunction(this, 'BuildRestoreArtifact', {
+      name: 'build-restore-artifact',
+      logRetention,
+      // Tar + gzip is CPU bound: 1769 MB is where Lambda allots one full vCPU.
+      memorySize: 1769,
+      // The state machine's BuildArtifact task has TimeoutSeconds 900; the function may use all of it.
+      timeout: Duration.minutes(15),
+    })
+      .bindTable(table, 'read')
+      .bindBucket(ENV.snapshotBucket, snapshotBucket, 'read')
+      .bindBucket(ENV.restoreBucket, restoreBucket, 'write');
+
+    this.stateMachine = this.createStateMachine(restoreJobStep, buildRestoreArtifact, logRetention);
+    this.stateMachineAlarms = this.createStateMachineAlarms(this.stateMachine);
+
+    // create-restore-job starts executions; it is not referenced by the definition, so no dependency cycle.
+    const createRestoreJob = new RestoreFunction(this, 'CreateRestoreJob', { name: 'create-restore-job', logRetention })
+      .bindTable(table, 'readWrite')
+      .bindStateMachine(this.stateMachine)
+      .bindSecret(secret);
+
+    this.functions = {
+      'list-restore-jobs': listRestoreJobs,
+      'get-restore-job': getRestoreJob,
+      'create-restore-job': createRestoreJob,
+      'download-restore-artifact': downloadRestoreArtifact,
+      'restore-job-step': restoreJobStep,
+      'build-restore-artifact': buildRestoreArtifact,
+    };
+
+    const { api, stage } = this.createApi(
+      {
+        'list-restore-jobs': listRestoreJobs,
+        'get-restore-job': getRestoreJob,
+        'create-restore-job': createRestoreJob,
+        'download-restore-artifact': downloadRestoreArtifact,
+      },
+      props.apiThrottle ?? { rateLimit: 50, burstLimit: 100 },
+      logRetention,
+    );
+    this.api = api;
+    this.apiStage = stage;
+
+    new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL of the restore jobs API' });
+    new CfnOutput(this, 'TableName', { value: table.tableName });
+    new CfnOutput(this, 'SnapshotBucketName', { value: snapshotBucket.bucketName });
+    new CfnOutput(this, 'RestoreBucketName', { value: restoreBucket.bucketName });
+    new CfnOutput(this, 'EventBusName', { value: eventBus.eventBusName });
+    new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
+  }
+
+  private createStateMachine(
+    restoreJobStep: RestoreFunction,
+    buildRestoreArtifact: RestoreFunction,
+    logRetention: RetentionDays,
+  ): StateMachine {
+    const definition = readFileSync(STATE_MACHINE_DEFINITION, 'utf8');
+    const definitionSubstitutions: Record<string, string> = {
+      RestoreJobStepFunctionArn: restoreJobStep.function.functionArn,
+      BuildRestoreArtifactFunctionArn: buildRestoreArtifact.function.functionArn,
+    };
+    // Step Functions accepts a definition with an unreplaced `${…}` and only fails the task at run time.
+    const placeholders = new Set([...definition.matchAll(/\$\{([^}]+)\}/g)].map((match) => match[1]));
+    const unknown = [...placeholders].filter((name) => name === undefined || !(name in definitionSubstitutions));
+    const unused = Object.keys(definitionSubstitutions).filter((name) => !placeholders.has(name));
+    if (unknown.length > 0 || unused.length > 0) {
+      throw new Error(
+        `${STATE_MACHINE_DEFINITION}: placeholders without a substitution [${unknown.join(', ')}], ` +
+          `substitutions without a placeholder [${unused.join(', ')}]`,
+      );
+    }
+
+    const logGroup = new LogGroup(this, 'StateMachineLogs', { retention: logRetention });
+    const stateMachine = new StateMachine(this, 'RestoreJobStateMachine', {
+      definitionBody: DefinitionBody.fromString(definition),
+      definitionSubstitutions,
+      stateMachineType: StateMachineType.STANDARD,
+      // Execution data is job ids, artifact metadata and error causes: no secrets, and needed to debug a BROKEN job.
+      logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: true },
+      tracingEnabled: true,
+      comment: 'Drives one restore job (see lib/state-machine/restore-job.asl.json)',
+    });
+    // Neither DefinitionBody method grants anything (PLATFORM.md). The definition calls the unqualified ARNs,
+    // so invoking exactly these two functions (no `:*` versions/aliases) is enough.
+    stateMachine.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['lambda:InvokeFunction'],
+        resources: [restoreJobStep.function.functionArn, buildRestoreArtifact.function.functionArn],
+      }),
+    );
+    // Both are added by the StateMachine construct itself (logs and tracingEnabled) and are unscoped by AWS design.
+    Validations.of(stateMachine.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Step Functions log delivery (logs:CreateLogDelivery, PutResourcePolicy, DescribeLogGroups, …) and X-Ray ' +
+        '(xray:PutTraceSegments, GetSamplingRules, …) do not support resource-level permissions.',
+    });
+    return stateMachine;
+  }
+
+  /** The aws-solutions-constructs habit (step-function-helper): page on failed, throttled and aborted runs. */
+  private createStateMachineAlarms(stateMachine: StateMachine): Alarm[] {
+    const period = Duration.minutes(5);
+    const common = {
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // No executions in a period is healthy, not unknown.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    };
+    return [
+      new Alarm(this, 'ExecutionsFailedAlarm', {
+        ...common,
+        metric: stateMachine.metricFailed({ statistic: 'Sum', period }),
+        alarmDescription: 'A restore job execution failed (the job is BROKEN, or marking it BROKEN failed).',
+      }),
+      new Alarm(this, 'ExecutionsThrottledAlarm', {
+        ...common,
+        metric: stateMachine.metricThrottled({ statistic: 'Sum', period }),
+        alarmDescription: 'Restore job executions were throttled by Step Functions.',
+      }),
+      new Alarm(this, 'ExecutionsAbortedAlarm', {
+        ...common,
+        metric: stateMachine.metricAborted({ statistic: 'Sum', period }),
+        alarmDescription: 'A restore job execution was aborted; its job will not reach FINISHED or BROKEN by itself.',
+      }),
+    ];
+  }
+
+  private createApi(
+    handlers: Readonly<Record<ApiHandlerName, RestoreFunction>>,
+    throttle: ThrottleSettings,
+    logRetention: RetentionDays,
+  ): { api: HttpApi; stage: HttpStage } {
+    const api = new HttpApi(this, 'HttpApi', {
+      description: 'MongoDB backup restore jobs API (Atlas v1.0 and Ops Manager v1.0 restoreJobs)',
+      // The stage is created below with throttling and access logging, which the implicit one cannot take.
+      createDefaultStage: false,
+    });
+    Validations.of(api).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'Authentication is HTTP Digest (RFC 7616) as MongoDB clients expect, done inside the functions: an API ' +
+        'Gateway authorizer can only deny with 401/403 and cannot answer 401 with the WWW-Authenticate challenge ' +
+        '(nonce, realm, qop) the Digest handshake needs. Download links authenticate by their HMAC delivery token.',
+    });
+
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: logRetention });
+    const stage = new HttpStage(this, 'ApiDefaultStage', {
+      httpApi: api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        // routeKey, not path: download paths carry the delivery token, which must not land in logs.
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            requestTime: '$context.requestTime',
+            sourceIp: '$context.identity.sourceIp',
+            userAgent: '$context.identity.userAgent',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            protocol: '$context.protocol',
+            responseLength: '$context.responseLength',
+            responseLatency: '$context.responseLatency',
+            integrationLatency: '$context.integrationLatency',
+            integrationStatus: '$context.integrationStatus',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
+    });
+
+    const integrations = new Map<ApiHandlerName, HttpLambdaIntegration>();
+    for (const route of routes) {
+      let integration = integrations.get(route.handler);
+      if (integration === undefined) {
+        integration = new HttpLambdaIntegration(`${route.handler}-integration`, handlers[route.handler].function, {
+          payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
+        });
+        integrations.set(route.handler, integration);
+      }
+      api.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
+    }
+    return { api, stage };
+  }
+}

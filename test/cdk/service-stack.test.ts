@@ -1,0 +1,453 @@
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { describe, expect, it } from 'vitest';
+import type { RestoreFunctionName } from '../../cdk/constructs/restore-function.js';
+import { addRestoreJobsStacks } from '../../cdk/restore-jobs.js';
+import { routes } from '../../functions/routes.js';
+import { TABLE } from '../../lib/adapters/dynamodb/table.js';
+
+// Fast App (PLATFORM.md): no WebAssembly CloudFormation validation, no esbuild bundling. test/cdk/nag.test.ts is
+// the one test that synthesizes with both on.
+const app = new App({ builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } });
+const { stateful, service } = addRestoreJobsStacks(app);
+const statefulTemplate = Template.fromStack(stateful);
+const template = Template.fromStack(service);
+const resources = template.toJSON().Resources as Record<string, CfnResourceJson>;
+
+/** The Properties of the service stack resource `logicalId`, or a failed test if it is missing. */
+function propsOf(logicalId: string): Record<string, unknown> {
+  const props = resources[logicalId]?.Properties;
+  if (props === undefined) throw new Error(`no resource ${logicalId} with Properties`);
+  return props;
+}
+const policyStatements = (r: CfnResourceJson) =>
+  (r.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument.Statement;
+
+interface CfnResourceJson {
+  readonly Type: string;
+  readonly Properties?: Record<string, unknown>;
+  readonly DeletionPolicy?: string;
+}
+interface Statement {
+  readonly Effect: 'Allow' | 'Deny';
+  readonly Action: string | string[];
+  readonly Resource: unknown;
+  readonly Condition?: Record<string, unknown>;
+}
+
+const functionNames: readonly RestoreFunctionName[] = [
+  'list-restore-jobs',
+  'get-restore-job',
+  'create-restore-job',
+  'download-restore-artifact',
+  'restore-job-step',
+  'build-restore-artifact',
+];
+const functionId = (name: RestoreFunctionName) =>
+  service.getLogicalId(service.functions[name].function.node.defaultChild as CfnFunction);
+const stateMachineId = service.getLogicalId(service.stateMachine.node.defaultChild as never);
+const getAtt = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+
+/** `{Fn::ImportValue}` of the stateful stack's export whose value is `value` (a Ref or GetAtt there). */
+function importOf(value: unknown): unknown {
+  const outputs = statefulTemplate.toJSON().Outputs as Record<string, { Value: unknown; Export?: { Name: string } }>;
+  const output = Object.values(outputs).find((o) => JSON.stringify(o.Value) === JSON.stringify(value));
+  if (output?.Export === undefined) throw new Error(`stateful stack exports no ${JSON.stringify(value)}`);
+  return { 'Fn::ImportValue': output.Export.Name };
+}
+const statefulId = (construct: { node: { defaultChild?: unknown } }) =>
+  stateful.getLogicalId(construct.node.defaultChild as never);
+const tableRef = { Ref: statefulId(stateful.table) };
+const tableArn = importOf(getAtt(statefulId(stateful.table)));
+const snapshotBucketArn = importOf(getAtt(statefulId(stateful.snapshotBucket)));
+const restoreBucketArn = importOf(getAtt(statefulId(stateful.restoreBucket)));
+const objectsOf = (bucketArn: unknown) => ({ 'Fn::Join': ['', [bucketArn, '/*']] });
+
+/** Every statement of every policy attached to the role with this logical id. */
+function statementsOfRole(roleId: string): Statement[] {
+  return Object.values(resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy')
+    .filter((r) => JSON.stringify(r.Properties?.Roles).includes(JSON.stringify({ Ref: roleId })))
+    .flatMap(policyStatements);
+}
+const roleOfFunction = (name: RestoreFunctionName) =>
+  (propsOf(functionId(name)).Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+const statementsOf = (name: RestoreFunctionName) => statementsOfRole(roleOfFunction(name));
+const actionsOf = (statements: readonly Statement[]) => statements.flatMap((s) => [s.Action].flat());
+/** Allowed statements that grant `action` (exactly, no wildcards are used anywhere; see the test below). */
+const grantsOf = (statements: readonly Statement[], action: string) =>
+  statements.filter((s) => s.Effect === 'Allow' && [s.Action].flat().includes(action));
+
+describe('HTTP API', () => {
+  it('has one route per entry of functions/routes.ts, integrated with that entry’s function', () => {
+    const routeResources = template.findResources('AWS::ApiGatewayV2::Route');
+    expect(Object.keys(routeResources)).toHaveLength(routes.length);
+    for (const route of routes) {
+      const found = Object.values(routeResources).find(
+        (r) => r.Properties.RouteKey === `${route.method} ${route.path}`,
+      );
+      expect(found, `${route.method} ${route.path}`).toBeDefined();
+      expect(found?.Properties.AuthorizationType).toBe('NONE');
+      const integrationId = found?.Properties.Target['Fn::Join'][1][1].Ref as string;
+      const integration = resources[integrationId]?.Properties;
+      expect(integration).toMatchObject({
+        IntegrationType: 'AWS_PROXY',
+        PayloadFormatVersion: '2.0',
+        IntegrationUri: getAtt(functionId(route.handler)),
+      });
+    }
+  });
+
+  it('lets API Gateway invoke each API function only from this API', () => {
+    for (const route of routes) {
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: 'apigateway.amazonaws.com',
+        FunctionName: getAtt(functionId(route.handler)),
+        SourceArn: { 'Fn::Join': ['', Match.arrayWith([`/*/*${route.path}`])] },
+      });
+    }
+  });
+
+  it('has a throttled, access-logged $default stage that does not log paths (delivery tokens)', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: Match.anyValue(), ThrottlingBurstLimit: Match.anyValue() },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('\\$context.routeKey') },
+    });
+    const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'))[0];
+    expect(stage?.Properties.AccessLogSettings.Format).not.toContain('$context.path');
+    template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 0);
+  });
+});
+
+describe('functions', () => {
+  const secretArn = importOf({ Ref: statefulId(stateful.secret) });
+  const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+  const tableName = outputs.TableName?.Value;
+  const snapshotBucket = outputs.SnapshotBucketName?.Value;
+  const restoreBucket = outputs.RestoreBucketName?.Value;
+  const eventBusName = outputs.EventBusName?.Value;
+  const base = { NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: 'restore-jobs' };
+  const expected: Record<RestoreFunctionName, Record<string, unknown>> = {
+    'list-restore-jobs': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
+    'get-restore-job': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
+    'create-restore-job': {
+      ...base,
+      TABLE_NAME: tableName,
+      SECRET_ARN: secretArn,
+      STATE_MACHINE_ARN: { Ref: stateMachineId },
+    },
+    'download-restore-artifact': {
+      ...base,
+      TABLE_NAME: tableName,
+      SECRET_ARN: secretArn,
+      RESTORE_BUCKET: restoreBucket,
+      EVENT_BUS_NAME: eventBusName,
+    },
+    'restore-job-step': {
+      ...base,
+      TABLE_NAME: tableName,
+      SECRET_ARN: secretArn,
+      RESTORE_BUCKET: restoreBucket,
+      EVENT_BUS_NAME: eventBusName,
+    },
+    'build-restore-artifact': {
+      ...base,
+      TABLE_NAME: tableName,
+      SNAPSHOT_BUCKET: snapshotBucket,
+      RESTORE_BUCKET: restoreBucket,
+    },
+  };
+
+  it('outputs reference the stateful resources', () => {
+    expect(tableName).toEqual(importOf(tableRef));
+    expect(snapshotBucket).toEqual(importOf({ Ref: statefulId(stateful.snapshotBucket) }));
+    expect(restoreBucket).toEqual(importOf({ Ref: statefulId(stateful.restoreBucket) }));
+    expect(eventBusName).toEqual(importOf({ Ref: statefulId(stateful.eventBus) }));
+    expect(outputs.ApiUrl).toBeDefined();
+  });
+
+  it.each(functionNames)('%s has exactly its environment', (name) => {
+    const variables = (propsOf(functionId(name)).Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables).toEqual(expect.objectContaining(expected[name]));
+    expect(Object.keys(variables).sort()).toEqual(Object.keys(expected[name]).sort());
+  });
+
+  it.each(functionNames)('%s runs Node.js 22 on ARM64 with active tracing and its own log group', (name) => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Role: getAtt(roleOfFunction(name)),
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      TracingConfig: { Mode: 'Active' },
+      LoggingConfig: { LogGroup: { Ref: Match.anyValue() } },
+    });
+  });
+
+  it('gives build-restore-artifact 15 minutes and at least 1024 MB', () => {
+    const props = resources[functionId('build-restore-artifact')]?.Properties;
+    expect(props?.Timeout).toBe(900);
+    expect(props?.MemorySize).toBeGreaterThanOrEqual(1024);
+  });
+
+  it('sets no physical names, so two stages fit in one account', () => {
+    const physicalNames: Record<string, string> = {
+      'AWS::Lambda::Function': 'FunctionName',
+      'AWS::IAM::Role': 'RoleName',
+      'AWS::StepFunctions::StateMachine': 'StateMachineName',
+      'AWS::Logs::LogGroup': 'LogGroupName',
+      'AWS::CloudWatch::Alarm': 'AlarmName',
+    };
+    for (const r of Object.values(resources)) {
+      const key = physicalNames[r.Type];
+      if (key === undefined) continue;
+      expect(r.Properties?.[key], `${r.Type}.${key}`).toBeUndefined();
+    }
+    const two = new App({ builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } });
+    const dev = addRestoreJobsStacks(two, { stage: 'dev' });
+    const prod = addRestoreJobsStacks(two, { stage: 'prod' });
+    expect([dev.stateful.stackName, dev.service.stackName, prod.stateful.stackName]).toEqual([
+      'dev-RestoreJobs-Stateful',
+      'dev-RestoreJobs-Service',
+      'prod-RestoreJobs-Stateful',
+    ]);
+  });
+});
+
+describe('IAM', () => {
+  const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+
+  it('grants no wildcard actions and never Scan or transactions', () => {
+    const all = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .flatMap((r) => actionsOf(policyStatements(r)));
+    expect(all.filter((a) => a.includes('*'))).toEqual([]);
+    expect(all.filter((a) => /Scan|Transact/.test(a))).toEqual([]);
+    template.resourcePropertiesCountIs('AWS::IAM::Role', { ManagedPolicyArns: Match.anyValue() }, 0);
+  });
+
+  it.each(['list-restore-jobs', 'get-restore-job'] as const)(
+    '%s reads the table and may update only Digest nonce items',
+    (name) => {
+      const statements = statementsOf(name);
+      const actions = actionsOf(statements);
+      expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query']));
+      expect(actions).not.toContain('dynamodb:PutItem');
+      expect(actions).not.toContain('dynamodb:DeleteItem');
+      expect(actions).not.toContain('dynamodb:BatchWriteItem');
+      // The one write: key-store.ts recordNonceUse, limited by fine-grained access control to NONCE# partitions.
+      expect(grantsOf(statements, 'dynamodb:UpdateItem')).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'dynamodb:UpdateItem',
+          Resource: tableArn,
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['NONCE#*'] } },
+        },
+      ]);
+      expect(actions.filter((a) => a.startsWith('s3:') || a.startsWith('events:') || a.startsWith('states:'))).toEqual(
+        [],
+      );
+    },
+  );
+
+  it('build-restore-artifact never writes the table', () => {
+    const actions = actionsOf(statementsOf('build-restore-artifact'));
+    for (const write of writes) expect(actions).not.toContain(write);
+  });
+
+  it.each(['create-restore-job', 'download-restore-artifact', 'restore-job-step'] as const)(
+    '%s writes the table and its indexes by name',
+    (name) => {
+      const [grant] = grantsOf(statementsOf(name), 'dynamodb:UpdateItem');
+      expect(grant?.Condition).toBeUndefined();
+      expect(grant?.Resource).toEqual([
+        tableArn,
+        ...TABLE.indexes.map((index) => ({ 'Fn::Join': ['', [tableArn, `/index/${index.name}`]] })),
+      ]);
+    },
+  );
+
+  it('build-restore-artifact reads snapshots and writes the restore bucket, nothing more', () => {
+    const statements = statementsOf('build-restore-artifact');
+    expect(grantsOf(statements, 's3:GetObject').map((s) => s.Resource)).toEqual([objectsOf(snapshotBucketArn)]);
+    expect(grantsOf(statements, 's3:PutObject').map((s) => s.Resource)).toEqual([objectsOf(restoreBucketArn)]);
+    expect(grantsOf(statements, 's3:AbortMultipartUpload').map((s) => s.Resource)).toEqual([
+      objectsOf(restoreBucketArn),
+    ]);
+    expect(grantsOf(statements, 's3:DeleteObject')).toEqual([]);
+  });
+
+  it('download-restore-artifact can only read restore artifacts; restore-job-step can only delete them', () => {
+    const download = statementsOf('download-restore-artifact');
+    expect(grantsOf(download, 's3:GetObject').map((s) => s.Resource)).toEqual([objectsOf(restoreBucketArn)]);
+    expect(
+      actionsOf(download)
+        .filter((a) => a.startsWith('s3:'))
+        .sort(),
+    ).toEqual(['s3:GetObject', 's3:ListBucket']);
+    const step = statementsOf('restore-job-step');
+    expect(grantsOf(step, 's3:DeleteObject').map((s) => s.Resource)).toEqual([objectsOf(restoreBucketArn)]);
+    expect(actionsOf(step).filter((a) => a.startsWith('s3:'))).toEqual(['s3:DeleteObject']);
+  });
+
+  it('only create-restore-job starts executions, only the state machine invokes task functions', () => {
+    for (const name of functionNames) {
+      const starts = grantsOf(statementsOf(name), 'states:StartExecution');
+      expect(starts.map((s) => s.Resource)).toEqual(name === 'create-restore-job' ? [{ Ref: stateMachineId }] : []);
+      expect(actionsOf(statementsOf(name))).not.toContain('lambda:InvokeFunction');
+    }
+  });
+
+  it('lets the state machine role invoke exactly the two task functions', () => {
+    const roleId = (propsOf(stateMachineId).RoleArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+    const invokes = grantsOf(statementsOfRole(roleId), 'lambda:InvokeFunction');
+    expect(invokes.flatMap((s) => [s.Resource].flat())).toEqual([
+      getAtt(functionId('restore-job-step')),
+      getAtt(functionId('build-restore-artifact')),
+    ]);
+    expect(actionsOf(statementsOfRole(roleId)).filter((a) => a.startsWith('lambda:'))).toEqual([
+      'lambda:InvokeFunction',
+    ]);
+  });
+});
+
+describe('state machine', () => {
+  const props = resources[stateMachineId]?.Properties ?? {};
+
+  /**
+   * The definition as Step Functions will see it: Fn::Join parts joined, then `${Name}` replaced from
+   * DefinitionSubstitutions (what CloudFormation does). Token parts become `<<LogicalId>>` markers.
+   */
+  function resolvedDefinition(): string {
+    const render = (part: unknown): string => {
+      if (typeof part === 'string') return part;
+      const attr = (part as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
+      if (attr) return `<<${attr[0]}>>`;
+      const join = (part as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+      if (join) return join[1].map(render).join(join[0]);
+      throw new Error(`unexpected token in definition: ${JSON.stringify(part)}`);
+    };
+    let definition = render(props.DefinitionString);
+    const substitutions = (props.DefinitionSubstitutions ?? {}) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(substitutions)) {
+      definition = definition.replaceAll(`\${${name}}`, render(value));
+    }
+    return definition;
+  }
+
+  it('has every placeholder substituted, with the right function in each task', () => {
+    const definition = resolvedDefinition();
+    expect(definition).not.toContain('${');
+    const states = (JSON.parse(definition) as { States: Record<string, { Parameters?: { FunctionName?: string } }> })
+      .States;
+    const step = `<<${functionId('restore-job-step')}>>`;
+    const build = `<<${functionId('build-restore-artifact')}>>`;
+    expect(states.StartDelivery?.Parameters?.FunctionName).toBe(step);
+    expect(states.BuildArtifact?.Parameters?.FunctionName).toBe(build);
+    expect(states.FinishDelivery?.Parameters?.FunctionName).toBe(step);
+    expect(states.ExpireDelivery?.Parameters?.FunctionName).toBe(step);
+    expect(states.MarkBroken?.Parameters?.FunctionName).toBe(step);
+  });
+
+  it('is STANDARD, logs ALL to a log group and is traced', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: {
+        Level: 'ALL',
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] } } }],
+      },
+    });
+  });
+
+  // The real AWS/States metric is ExecutionThrottled (singular), which is what metricThrottled() uses.
+  it.each(['ExecutionsFailed', 'ExecutionThrottled', 'ExecutionsAborted'])('has an alarm on %s', (metric) => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/States',
+      MetricName: metric,
+      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: stateMachineId } }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+});
+
+describe('stateful stack', () => {
+  it('keeps the table on demand, point-in-time recoverable, encrypted, TTL’d and retained', () => {
+    statefulTemplate.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+        TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true },
+        KeySchema: [
+          { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
+          { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: TABLE.indexes.map((index) => ({
+          IndexName: index.name,
+          KeySchema: [
+            { AttributeName: index.partitionKey, KeyType: 'HASH' },
+            { AttributeName: index.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        })),
+      },
+    });
+  });
+
+  it('blocks public access on every bucket and denies non-TLS requests', () => {
+    const buckets = statefulTemplate.findResources('AWS::S3::Bucket');
+    expect(Object.keys(buckets)).toHaveLength(3);
+    for (const [id, bucket] of Object.entries(buckets)) {
+      expect(bucket.Properties.PublicAccessBlockConfiguration, id).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(bucket.Properties.BucketEncryption, id).toBeDefined();
+      statefulTemplate.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: id },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 's3:*',
+              Principal: { AWS: '*' },
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('logs bucket access and expires restore artifacts and incomplete uploads', () => {
+    const statefulResources = statefulTemplate.toJSON().Resources;
+    for (const bucket of [stateful.snapshotBucket, stateful.restoreBucket]) {
+      expect(statefulResources[statefulId(bucket)].Properties.LoggingConfiguration).toMatchObject({
+        DestinationBucketName: { Ref: statefulId(stateful.accessLogsBucket) },
+      });
+    }
+    const restore = statefulResources[statefulId(stateful.restoreBucket)];
+    expect(restore.Properties.LifecycleConfiguration.Rules).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ ExpirationInDays: 30 }),
+        expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+      ]),
+    );
+  });
+
+  it('generates a long HMAC secret and a custom event bus', () => {
+    statefulTemplate.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: Match.anyValue() },
+    });
+    const secret = Object.values(statefulTemplate.findResources('AWS::SecretsManager::Secret'))[0];
+    expect(secret?.Properties.GenerateSecretString.PasswordLength).toBeGreaterThanOrEqual(32);
+    statefulTemplate.resourceCountIs('AWS::Events::EventBus', 1);
+  });
+});

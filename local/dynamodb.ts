@@ -1,0 +1,96 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type AttributeDefinition,
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { TABLE } from '../lib/adapters/dynamodb/table.js';
+import { closeServer, listen, urlFor } from './http-util.js';
+import { acquirePidLock } from './lock.js';
+
+export interface LocalDynamoDb {
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts dynalite (DynamoDB's API over LevelDB) on `${dataDir}/dynamodb`, so tables and items
+ * survive a restart. LevelDB locks its directory: one process per data directory.
+ */
+export async function startLocalDynamoDb(opts: {
+  dataDir: string;
+  port?: number;
+  host?: string;
+}): Promise<LocalDynamoDb> {
+  const host = opts.host ?? '127.0.0.1';
+  const path = join(opts.dataDir, 'dynamodb');
+  await mkdir(path, { recursive: true });
+  const lock = await acquirePidLock(join(opts.dataDir, 'dynamodb.lock'), `DynamoDB data in ${path}`);
+  try {
+    // Tables become ACTIVE at once: nothing locally waits on CREATING like CloudFormation does.
+    const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    const { port } = await listen(server, opts.port ?? 0, host);
+    return {
+      endpoint: urlFor(host, port),
+      close: async () => {
+        try {
+          // dynalite's close also closes LevelDB (releasing its directory lock) once requests drain.
+          await closeServer(server);
+        } finally {
+          await lock.release();
+        }
+      },
+    };
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+/**
+ * Creates the table from the shared key schema (lib/adapters/dynamodb/table.ts) unless it exists.
+ * TTL is not enabled: dynalite has no UpdateTimeToLive, and it would not expire items anyway.
+ */
+export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return;
+  } catch (err) {
+    if (!(err instanceof ResourceNotFoundException)) throw err;
+  }
+  const keyNames = [TABLE.partitionKey, TABLE.sortKey, ...TABLE.indexes.flatMap((i) => [i.partitionKey, i.sortKey])];
+  const attributeDefinitions: AttributeDefinition[] = keyNames.map((name) => ({
+    AttributeName: name,
+    AttributeType: 'S',
+  }));
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: attributeDefinitions,
+      KeySchema: [
+        { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: TABLE.indexes.map((index) => ({
+        IndexName: index.name,
+        KeySchema: [
+          { AttributeName: index.partitionKey, KeyType: 'HASH' },
+          { AttributeName: index.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      })),
+    }),
+  );
+  // createTableMs is 0, but the status flips on a timer: wait until the table is usable.
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`Table ${tableName} did not become ACTIVE`);
+}

@@ -1,0 +1,415 @@
+import { createHash, createHmac, type Hash, type Hmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { SignatureV4 } from '@smithy/signature-v4';
+import S3rver from 's3rver';
+import { closeServer, listen, urlFor } from './http-util.js';
+
+// @smithy/types is only a transitive dependency: take the types from the signer's own signature.
+type HttpRequest = Parameters<SignatureV4['presign']>[0];
+type QueryParameterBag = NonNullable<HttpRequest['query']>;
+
+/** s3rver's default key pair; the local stack gives the same pair to every SDK client. */
+export const LOCAL_S3_CREDENTIALS: Readonly<Record<string, string>> = { S3RVER: 'S3RVER' };
+
+export interface LocalS3Options {
+  dataDir: string;
+  buckets: string[];
+  port?: number;
+  host?: string;
+  /** Access key id → secret access key accepted by the signature check. */
+  credentials?: Readonly<Record<string, string>>;
+  /** Clock for expiry checks (tests). */
+  now?: () => number;
+}
+
+export interface LocalS3 {
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+/**
+ * s3rver (objects on disk under `${dataDir}/s3`) behind a plain HTTP server that verifies SigV4,
+ * which s3rver itself does not: presigned URLs (query-string auth) and SDK requests (Authorization
+ * header) alike. Bodies are never buffered: the check only reads the request line and headers, then
+ * the request is handed to s3rver, which streams to and from disk.
+ */
+export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
+  const host = opts.host ?? '127.0.0.1';
+  const directory = join(opts.dataDir, 's3');
+  await mkdir(directory, { recursive: true });
+  const s3rver = new S3rver({
+    directory,
+    silent: true,
+    // Signatures are checked here, in front; s3rver's own partial V4 check must not second-guess it.
+    allowMismatchedSignatures: true,
+    // Path-style only (S3_FORCE_PATH_STYLE): a Host of 127.0.0.1 must never be read as a bucket.
+    vhostBuckets: false,
+    configureBuckets: opts.buckets.map((name) => ({ name })),
+  });
+  await s3rver.configureBuckets();
+  const s3 = s3rver.getMiddleware();
+  const credentials = opts.credentials ?? LOCAL_S3_CREDENTIALS;
+  const now = opts.now ?? Date.now;
+
+  const server = createServer((req, res) => {
+    authenticate(req, credentials, now()).then(
+      (failure) => {
+        if (failure) sendError(req, res, failure);
+        else s3(req, res);
+      },
+      (err: unknown) => {
+        console.error('local S3: signature check failed', err);
+        sendError(req, res, { status: 500, code: 'InternalError', message: 'We encountered an internal error.' });
+      },
+    );
+  });
+  const { port } = await listen(server, opts.port ?? 0, host);
+  return { endpoint: urlFor(host, port), close: () => closeServer(server) };
+}
+
+interface AuthFailure {
+  status: number;
+  code: string;
+  message: string;
+  extra?: Record<string, string>;
+}
+
+const MAX_PRESIGNED_EXPIRES = 7 * 24 * 3600;
+/** S3 rejects header-signed requests whose X-Amz-Date is more than 15 minutes off. */
+const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
+const QUERY_AUTH_PARAMS = [
+  'X-Amz-Algorithm',
+  'X-Amz-Credential',
+  'X-Amz-Date',
+  'X-Amz-Expires',
+  'X-Amz-SignedHeaders',
+  'X-Amz-Signature',
+] as const;
+const signatureMismatch: AuthFailure = {
+  status: 403,
+  code: 'SignatureDoesNotMatch',
+  message:
+    'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+};
+
+/** Returns why the request is refused, or undefined when its signature is valid. */
+async function authenticate(
+  req: IncomingMessage,
+  credentials: Readonly<Record<string, string>>,
+  nowMs: number,
+): Promise<AuthFailure | undefined> {
+  const rawUrl = req.url ?? '/';
+  const queryStart = rawUrl.indexOf('?');
+  const path = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart);
+  const query = parseQuery(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1));
+  const authorization = req.headers.authorization;
+  const queryAuth = 'X-Amz-Algorithm' in query || 'X-Amz-Signature' in query;
+  if (queryAuth && authorization !== undefined) {
+    return {
+      status: 400,
+      code: 'InvalidArgument',
+      message:
+        'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified',
+    };
+  }
+  if (queryAuth) return verifyPresigned(req, path, query, credentials, nowMs);
+  if (authorization !== undefined)
+    return verifyAuthorizationHeader(req, path, query, authorization, credentials, nowMs);
+  // Both buckets are private on AWS: anonymous requests are refused.
+  return { status: 403, code: 'AccessDenied', message: 'Access Denied' };
+}
+
+async function verifyPresigned(
+  req: IncomingMessage,
+  path: string,
+  query: QueryParameterBag,
+  credentials: Readonly<Record<string, string>>,
+  nowMs: number,
+): Promise<AuthFailure | undefined> {
+  const params: Partial<Record<(typeof QUERY_AUTH_PARAMS)[number], string>> = {};
+  for (const name of QUERY_AUTH_PARAMS) {
+    const value = query[name];
+    if (typeof value !== 'string') {
+      return {
+        status: 400,
+        code: 'AuthorizationQueryParametersError',
+        message: `Query-string authentication version 4 requires the ${QUERY_AUTH_PARAMS.join(', ')} parameters.`,
+      };
+    }
+    params[name] = value;
+  }
+  const { 'X-Amz-Algorithm': algorithm, 'X-Amz-Credential': credential, 'X-Amz-Date': amzDate } = params;
+  const expiresIn = Number(params['X-Amz-Expires']);
+  const signingDate = parseAmzDate(amzDate ?? '');
+  const scope = parseScope(credential ?? '');
+  if (
+    algorithm !== 'AWS4-HMAC-SHA256' ||
+    !scope ||
+    !signingDate ||
+    scope.date !== amzDate?.slice(0, 8) ||
+    !Number.isInteger(expiresIn) ||
+    expiresIn < 1 ||
+    expiresIn > MAX_PRESIGNED_EXPIRES
+  ) {
+    return {
+      status: 400,
+      code: 'AuthorizationQueryParametersError',
+      message: 'Error parsing the X-Amz-Credential, X-Amz-Date or X-Amz-Expires parameter.',
+    };
+  }
+  const secret = credentials[scope.accessKeyId];
+  if (secret === undefined) return invalidAccessKey(scope.accessKeyId);
+
+  // Rebuild the request as the presigner saw it: the auth parameters are what presign() adds, and
+  // X-Amz-Content-Sha256 started as a header (UNSIGNED-PAYLOAD) that presign() hoisted into the
+  // query. Left in the query, presign() would hash an empty payload instead and never match.
+  const unsignedQuery: QueryParameterBag = { ...query };
+  for (const name of QUERY_AUTH_PARAMS) delete unsignedQuery[name];
+  const headers: Record<string, string> = {};
+  for (const key of Object.keys(unsignedQuery)) {
+    const value = unsignedQuery[key];
+    if (key.toLowerCase() === 'x-amz-content-sha256' && typeof value === 'string') {
+      headers[key] = value;
+      delete unsignedQuery[key];
+    }
+  }
+  const signedHeaders = (params['X-Amz-SignedHeaders'] ?? '').split(';');
+  if (!copySignedHeaders(req, signedHeaders, headers)) return signatureMismatch;
+
+  const signer = signerFor(scope.accessKeyId, secret, scope);
+  const presigned = await signer.presign(httpRequest(req, path, unsignedQuery, headers), {
+    signingDate,
+    expiresIn,
+    signingRegion: scope.region,
+    signingService: scope.service,
+    signableHeaders: new Set(signedHeaders),
+    // Headers still signed as headers were not hoisted by the original presign: keep them headers.
+    unhoistableHeaders: new Set(signedHeaders),
+  });
+  const expected = presigned.query?.['X-Amz-Signature'];
+  if (typeof expected !== 'string' || !sameSignature(expected, params['X-Amz-Signature'] ?? '')) {
+    return signatureMismatch;
+  }
+  const expiresAtMs = signingDate.getTime() + expiresIn * 1000;
+  if (nowMs > expiresAtMs) {
+    return {
+      status: 403,
+      code: 'AccessDenied',
+      message: 'Request has expired',
+      extra: {
+        'X-Amz-Expires': String(expiresIn),
+        Expires: new Date(expiresAtMs).toISOString(),
+        ServerTime: new Date(nowMs).toISOString(),
+      },
+    };
+  }
+  if (signingDate.getTime() > nowMs + MAX_CLOCK_SKEW_MS) {
+    return { status: 403, code: 'AccessDenied', message: 'Request is not valid yet' };
+  }
+  return undefined;
+}
+
+async function verifyAuthorizationHeader(
+  req: IncomingMessage,
+  path: string,
+  query: QueryParameterBag,
+  authorization: string,
+  credentials: Readonly<Record<string, string>>,
+  nowMs: number,
+): Promise<AuthFailure | undefined> {
+  const match = /^AWS4-HMAC-SHA256\s+Credential=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]+)$/.exec(
+    authorization.trim(),
+  );
+  const amzDate = req.headers['x-amz-date'];
+  const scope = match ? parseScope(match[1] ?? '') : undefined;
+  const signingDate = typeof amzDate === 'string' ? parseAmzDate(amzDate) : undefined;
+  if (!match || !scope || !signingDate || scope.date !== amzDate?.slice(0, 8)) {
+    return {
+      status: 400,
+      code: 'AuthorizationHeaderMalformed',
+      message: 'The authorization header is malformed; only AWS4-HMAC-SHA256 with an X-Amz-Date header is supported.',
+    };
+  }
+  const secret = credentials[scope.accessKeyId];
+  if (secret === undefined) return invalidAccessKey(scope.accessKeyId);
+
+  const signedHeaders = (match[2] ?? '').split(';');
+  const headers: Record<string, string> = {};
+  if (!copySignedHeaders(req, signedHeaders, headers)) return signatureMismatch;
+  // The signature covers the payload hash the client declares in x-amz-content-sha256; the body
+  // itself is streamed to s3rver unhashed (checking it would mean buffering or failing after the
+  // object is written).
+  if (headers['x-amz-content-sha256'] === undefined) {
+    return {
+      status: 400,
+      code: 'InvalidRequest',
+      message: 'Missing required header for this request: x-amz-content-sha256',
+    };
+  }
+  const signer = signerFor(scope.accessKeyId, secret, scope);
+  const signed = await signer.sign(httpRequest(req, path, query, headers), {
+    signingDate,
+    signingRegion: scope.region,
+    signingService: scope.service,
+    signableHeaders: new Set(signedHeaders),
+  });
+  const expected = /Signature=([0-9a-f]+)$/.exec(String(signed.headers.authorization ?? ''))?.[1];
+  if (expected === undefined || !sameSignature(expected, match[3] ?? '')) return signatureMismatch;
+  if (Math.abs(nowMs - signingDate.getTime()) > MAX_CLOCK_SKEW_MS) {
+    return {
+      status: 403,
+      code: 'RequestTimeTooSkewed',
+      message: 'The difference between the request time and the current time is too large.',
+    };
+  }
+  return undefined;
+}
+
+interface Scope {
+  accessKeyId: string;
+  date: string;
+  region: string;
+  service: string;
+}
+
+/** `AKID/20240101/us-east-1/s3/aws4_request` */
+function parseScope(credential: string): Scope | undefined {
+  const parts = credential.split('/');
+  const [accessKeyId, date, region, service, terminator] = parts;
+  if (parts.length !== 5 || !accessKeyId || !date || !region || service !== 's3' || terminator !== 'aws4_request') {
+    return undefined;
+  }
+  return { accessKeyId, date, region, service };
+}
+
+/** `20240101T120000Z` */
+function parseAmzDate(value: string): Date | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
+  if (!m) return undefined;
+  const date = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/**
+ * Copies the signed headers' received values; false when one is missing (the signature cannot match).
+ * Node joins repeated headers with ", ", which is also how SigV4 canonicalises them.
+ */
+function copySignedHeaders(req: IncomingMessage, signedHeaders: string[], into: Record<string, string>): boolean {
+  for (const name of signedHeaders) {
+    const value = req.headers[name];
+    if (value === undefined) return false;
+    into[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  return true;
+}
+
+function httpRequest(
+  req: IncomingMessage,
+  path: string,
+  query: QueryParameterBag,
+  headers: Record<string, string>,
+): HttpRequest {
+  // hostname/port are not part of the signature (the Host header is); path is used as received,
+  // because S3 signs the already-encoded path (uriEscapePath: false).
+  return { method: req.method ?? 'GET', protocol: 'http:', hostname: 'localhost', path, query, headers };
+}
+
+function signerFor(accessKeyId: string, secretAccessKey: string, scope: Scope): SignatureV4 {
+  return new SignatureV4({
+    credentials: { accessKeyId, secretAccessKey },
+    region: scope.region,
+    service: scope.service,
+    sha256: NodeSha256,
+    // As the SDK's S3 signer: S3 signs the path as sent, without double-encoding.
+    uriEscapePath: false,
+    applyChecksum: false,
+  });
+}
+
+/** SHA-256 (keyed: HMAC) for @smithy/signature-v4, over node:crypto. */
+class NodeSha256 {
+  private readonly hash: Hash | Hmac;
+  constructor(secret?: string | Uint8Array | ArrayBuffer | ArrayBufferView) {
+    this.hash =
+      secret === undefined
+        ? createHash('sha256')
+        : createHmac('sha256', typeof secret === 'string' ? secret : toBuffer(secret));
+  }
+  update(data: Uint8Array): void {
+    this.hash.update(data);
+  }
+  async digest(): Promise<Uint8Array> {
+    return this.hash.digest();
+  }
+  reset(): void {
+    throw new Error('reset is not supported');
+  }
+}
+
+function toBuffer(data: ArrayBuffer | ArrayBufferView): Buffer {
+  return ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
+}
+
+function sameSignature(expected: string, provided: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(provided);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Splits a raw query string into decoded keys and values. Unlike URLSearchParams, `+` stays a plus:
+ * SigV4 encodes spaces as %20, and a literal `+` must survive to be re-encoded as %2B.
+ */
+function parseQuery(raw: string): QueryParameterBag {
+  const query: QueryParameterBag = {};
+  if (raw === '') return query;
+  for (const pair of raw.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const key = safeDecode(eq === -1 ? pair : pair.slice(0, eq));
+    const value = eq === -1 ? '' : safeDecode(pair.slice(eq + 1));
+    const existing = query[key];
+    if (existing === undefined || existing === null) query[key] = value;
+    else query[key] = Array.isArray(existing) ? [...existing, value] : [existing, value];
+  }
+  return query;
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+function invalidAccessKey(accessKeyId: string): AuthFailure {
+  return {
+    status: 403,
+    code: 'InvalidAccessKeyId',
+    message: 'The AWS Access Key Id you provided does not exist in our records.',
+    extra: { AWSAccessKeyId: accessKeyId },
+  };
+}
+
+function sendError(req: IncomingMessage, res: ServerResponse, failure: AuthFailure): void {
+  const requestId = randomBytes(8).toString('hex').toUpperCase();
+  const fields = { Code: failure.code, Message: failure.message, ...failure.extra, RequestId: requestId };
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${Object.entries(fields)
+    .map(([name, value]) => `<${name}>${escapeXml(value)}</${name}>`)
+    .join('')}</Error>`;
+  res.writeHead(failure.status, {
+    'content-type': 'application/xml',
+    'content-length': Buffer.byteLength(body),
+    'x-amz-request-id': requestId,
+    // The refused request's body (if any) is not read; do not try to reuse the connection after it.
+    connection: 'close',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function escapeXml(value: string): string {
+  return value.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}

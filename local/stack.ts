@@ -1,0 +1,155 @@
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ENV } from '../lib/env.js';
+import { type ApiGateway, startApiGateway } from './api-gateway.js';
+import { type AwsEndpoints, startAwsEndpoints } from './aws-endpoints.js';
+import { ensureTable, type LocalDynamoDb, startLocalDynamoDb } from './dynamodb.js';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda.js';
+import { type LocalS3, startLocalS3 } from './s3.js';
+
+/** Resource names of the local stack (on AWS, CDK names them). */
+export const LOCAL_RESOURCES = {
+  tableName: 'restore-jobs',
+  snapshotBucket: 'restore-jobs-snapshots',
+  restoreBucket: 'restore-jobs-restores',
+  stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:restore-job`,
+  eventBusName: 'restore-jobs',
+  // Secret ARNs end in a 6-character suffix, which handlers must not rely on being absent.
+  secretArn: `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:secret:restore-jobs-local-LoCaL1`,
+} as const;
+
+/** One key pair for every local service: s3rver's default, which the S3 front verifies; the others ignore it. */
+const LOCAL_ACCESS_KEY_ID = 'S3RVER';
+const LOCAL_SECRET_ACCESS_KEY = 'S3RVER';
+
+export interface LocalStackOptions {
+  /** Everything persistent lives here: dynamodb/, s3/, events.ndjson, secret. */
+  dataDir: string;
+  /** API port; 0 picks an ephemeral one. */
+  port: number;
+  /** API host, default 127.0.0.1. The AWS endpoints always listen on 127.0.0.1. */
+  host?: string;
+}
+
+export interface LocalStack {
+  /** The API's base URL, e.g. http://127.0.0.1:3000 */
+  baseUrl: string;
+  dataDir: string;
+  /** The variables set on process.env for the functions (also what a separate process would need). */
+  env: Readonly<Record<string, string>>;
+  endpoints: { dynamodb: string; s3: string; aws: string };
+  /** Step Functions' executions in this process (describe/list/abortAll), for seeding, re-drive and tests. */
+  stepFunctions: Pick<AwsEndpoints, 'describeExecution' | 'listExecutions' | 'abortAll'>;
+  /** Stops the API, aborts executions (waiting briefly for running tasks), then closes every service. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The one place that wires the local stack: real local implementations of DynamoDB (dynalite), S3
+ * (s3rver behind SigV4 verification), Step Functions/EventBridge/Secrets Manager (aws-endpoints),
+ * and an HTTP API in front of the same function modules that run on Lambda.
+ *
+ * The functions find everything through process.env, set here before any function module is
+ * imported (they load lazily, on first request or task). Module state is per process, so run one
+ * stack per process.
+ */
+export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
+  const dataDir = resolve(opts.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const started: { close(): Promise<void> }[] = [];
+  try {
+    const dynamodb: LocalDynamoDb = await startLocalDynamoDb({ dataDir });
+    started.push(dynamodb);
+    const s3: LocalS3 = await startLocalS3({
+      dataDir,
+      buckets: [LOCAL_RESOURCES.snapshotBucket, LOCAL_RESOURCES.restoreBucket],
+      credentials: { [LOCAL_ACCESS_KEY_ID]: LOCAL_SECRET_ACCESS_KEY },
+    });
+    started.push(s3);
+    const aws: AwsEndpoints = await startAwsEndpoints({
+      dataDir,
+      stateMachineArn: LOCAL_RESOURCES.stateMachineArn,
+      secretArn: LOCAL_RESOURCES.secretArn,
+    });
+    started.push(aws);
+
+    const env: Record<string, string> = {
+      [ENV.tableName]: LOCAL_RESOURCES.tableName,
+      [ENV.snapshotBucket]: LOCAL_RESOURCES.snapshotBucket,
+      [ENV.restoreBucket]: LOCAL_RESOURCES.restoreBucket,
+      [ENV.stateMachineArn]: LOCAL_RESOURCES.stateMachineArn,
+      [ENV.eventBusName]: LOCAL_RESOURCES.eventBusName,
+      [ENV.secretArn]: LOCAL_RESOURCES.secretArn,
+      [ENV.s3ForcePathStyle]: 'true',
+      // The SDK's own per-service endpoint variables: the functions' clients need no local code.
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ENDPOINT_URL_SFN: aws.endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: aws.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.endpoint,
+      // Lambda sets both.
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: LOCAL_SECRET_ACCESS_KEY,
+      // s3rver would store the SDK's default aws-chunked checksum framing as object bytes.
+      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+    };
+    Object.assign(process.env, env);
+    // A session token from the developer's shell would pair real-credential state with the local key.
+    delete process.env.AWS_SESSION_TOKEN;
+
+    const ddb = new DynamoDBClient({
+      endpoint: dynamodb.endpoint,
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: LOCAL_ACCESS_KEY_ID, secretAccessKey: LOCAL_SECRET_ACCESS_KEY },
+    });
+    try {
+      await ensureTable(ddb, LOCAL_RESOURCES.tableName);
+    } finally {
+      ddb.destroy();
+    }
+
+    const api: ApiGateway = await startApiGateway({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+    started.push(api);
+
+    let stopping: Promise<void> | undefined;
+    return {
+      baseUrl: api.url,
+      dataDir,
+      env,
+      endpoints: { dynamodb: dynamodb.endpoint, s3: s3.endpoint, aws: aws.endpoint },
+      stepFunctions: {
+        describeExecution: (arn) => aws.describeExecution(arn),
+        listExecutions: () => aws.listExecutions(),
+        abortAll: (graceMs) => aws.abortAll(graceMs),
+      },
+      stop: () => {
+        stopping ??= closeAll(started);
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await closeAll(started).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Closes in reverse start order: the API stops taking requests, then executions are aborted (the
+ * AWS endpoints wait for running tasks), and only then do S3 and DynamoDB go, so nothing in flight
+ * loses its backend. Every service is closed even if one fails.
+ */
+async function closeAll(services: { close(): Promise<void> }[]): Promise<void> {
+  const errors: unknown[] = [];
+  for (const service of [...services].reverse()) {
+    try {
+      await service.close();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  if (errors.length > 0) throw new AggregateError(errors, 'Some local services failed to stop');
+}

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isoSeconds } from '#lib/domain/time.js';
 import { CatalogAdmin } from './catalog-admin.js';
 import { generateSnapshotFiles } from './demo-data.js';
 
@@ -11,10 +12,6 @@ export interface DemoFile {
   privateKey: string;
   groupId: string;
   clusters: { id: string; name: string; typeName: string; snapshotIds: string[] }[];
-}
-
-function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /**

@@ -1,4 +1,5 @@
 import { type Artifact, type RestoreJob, type Step, TRANSITIONS } from '../domain/job.js';
+import { isoSeconds } from '../domain/time.js';
 import type { ArtifactStore, Clock, EventPublisher, JobStore } from './ports.js';
 import { statusChange } from './status-events.js';
 import { PermanentError } from './task-errors.js';
@@ -42,7 +43,7 @@ export async function advanceRestoreJob(
   switch (input.step) {
     case 'finish': {
       if (input.artifact === undefined) throw new PermanentError('finish needs the artifact.');
-      const expires = new Date(now + job.delivery.expirationHours * 3600 * 1000).toISOString();
+      const expires = isoSeconds(now + job.delivery.expirationHours * 3600 * 1000);
       changes = { ...changes, artifact: input.artifact, expires };
       break;
     }

@@ -3,6 +3,7 @@ import { hashToken, deriveToken, newTokenSalt } from '../domain/delivery-token.j
 import { errors } from '../domain/errors.js';
 import { artifactFileName, DELIVERY_DEFAULTS, type RestoreJob } from '../domain/job.js';
 import { newObjectId } from '../domain/object-id.js';
+import { isoSeconds } from '../domain/time.js';
 import type { CatalogStore, Clock, JobStore, Workflow } from './ports.js';
 import { type ClusterRef, resolveCluster } from './resolve-cluster.js';
 
@@ -54,7 +55,7 @@ export async function createRestoreJob(
     clusterName: cluster.name,
     apiFamily: request.family,
     snapshotId: snapshot.id,
-    created: new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    created: isoSeconds(now),
     timestamp: snapshot.timestamp,
     pointInTime: false,
     encryptionEnabled: snapshot.encryptionEnabled,

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster, Snapshot } from '#lib/domain/catalog.js';
+import { isoSeconds } from '#lib/domain/time.js';
 import { CatalogAdmin } from '#local/catalog-admin.js';
 import { generateSnapshotFiles } from '#local/demo-data.js';
 import { startLocalStack } from '#local/stack.js';
@@ -32,7 +33,7 @@ export async function startTestStack() {
     const files = generateSnapshotFiles(`${cluster.id}-${hoursAgo}`, bytes);
     const created = await admin.snapshot({
       cluster,
-      timestamp: { date: new Date(now - hoursAgo * 3600_000).toISOString().replace(/\.\d{3}Z$/, 'Z'), increment: 1 },
+      timestamp: { date: isoSeconds(now - hoursAgo * 3600_000), increment: 1 },
       files,
     });
     filesBySnapshot.set(created.id, files);

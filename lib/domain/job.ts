@@ -34,7 +34,7 @@ export interface Delivery {
   /** ISO date; set when the artifact is ready. */
   readonly expires?: string;
   readonly downloadCount: number;
-  /** Scheme and host of the request that created the job: the delivery URL is a URL of this API. */
+  /** Scheme and host of the request that created the job; events (which have no request) render URLs with it. */
   readonly baseUrl: string;
   readonly fileName: string;
   /** Random salt (hex) from which the URL token is derived with the service secret; see delivery-token.ts. */

@@ -57,9 +57,10 @@ export function clusterPath(family: ApiFamily, groupId: string, cluster: { id: s
   return `${groupPath(family, groupId)}/clusters/${encodeURIComponent(family === 'atlas' ? cluster.name : cluster.id)}`;
 }
 
-export function deliveryUrl(job: RestoreJob, secret: string): string {
+/** The delivery URL on `baseUrl`: the caller's own base, or for events the base the job was created on. */
+export function deliveryUrl(job: RestoreJob, secret: string, baseUrl: string): string {
   const token = deriveToken(secret, job.id, job.delivery.tokenSalt);
-  return `${job.delivery.baseUrl}/backup/restore/v2/pull/${job.id}/${token}/${job.delivery.fileName}`;
+  return `${baseUrl}/backup/restore/v2/pull/${job.id}/${token}/${job.delivery.fileName}`;
 }
 
 export function toJobView(job: RestoreJob, ctx: ViewContext): RestoreJobView {
@@ -94,7 +95,7 @@ export function toJobView(job: RestoreJob, ctx: ViewContext): RestoreJobView {
       statusName: status,
       expirationHours: job.delivery.expirationHours,
       maxDownloads: job.delivery.maxDownloads,
-      ...(hasArtifact && { url: deliveryUrl(job, ctx.secret) }),
+      ...(hasArtifact && { url: deliveryUrl(job, ctx.secret, ctx.baseUrl) }),
       ...(job.delivery.expires !== undefined && { expires: job.delivery.expires }),
     },
     ...(job.delivery.downloadCount > 0 &&

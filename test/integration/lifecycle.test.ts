@@ -207,3 +207,64 @@ describe('a restore job from a snapshot, end to end', () => {
     expect((atlas.json() as Job).links[0]).toEqual({ href: `${t.baseUrl}${t.atlasJobs()}/${job.id}`, rel: 'self' });
   });
 });
+
+describe('jobs that cannot finish, and jobs nobody drives', () => {
+  it('ends BROKEN with delivery FAILED when a snapshot file is missing, and says why', async () => {
+    // Prepare: a snapshot whose catalog entry names an object that is not in the bucket
+    const { DynamoCatalogStore } = await import('#lib/adapters/dynamodb/catalog-store.js');
+    const { createDocumentClient } = await import('#lib/adapters/dynamodb/client.js');
+    const catalog = new DynamoCatalogStore(createDocumentClient(), process.env.TABLE_NAME ?? '');
+    const good = t.snapshotsA[0];
+    if (good === undefined) throw new Error('fixture');
+    const broken = { ...good, id: '0a0b0c0d0e0f000102030405', files: [...good.files, { key: 'missing/file.wt', name: 'file.wt', sizeBytes: 10 }] };
+    await catalog.putSnapshot(broken);
+
+    // Act
+    const job = await finished(await createJob({ snapshotId: broken.id }));
+
+    // Assess
+    expect(job.statusName).toBe('BROKEN');
+    expect(job.delivery).toEqual({ methodName: 'HTTP', statusName: 'FAILED', expirationHours: 48, maxDownloads: 2147483647 });
+    const last = (await events()).filter((event) => event.detail.job.id === job.id).at(-1);
+    expect(last?.detail.job.statusName).toBe('BROKEN');
+    expect(last?.detail.reason).toMatch(/NoSuchKey|does not exist|not found/i);
+  });
+
+  it('re-drives a job whose execution was lost (as after a restart) to the end', async () => {
+    // Prepare: a job written as POST writes it, but with no execution (the process died in between)
+    const { redriveUnfinishedJobs } = await import('#local/redrive.js');
+    const { createDocumentClient } = await import('#lib/adapters/dynamodb/client.js');
+    const { DynamoJobStore } = await import('#lib/adapters/dynamodb/job-store.js');
+    const jobs = new DynamoJobStore(createDocumentClient(), process.env.TABLE_NAME ?? '');
+    const template = await finished(await createJob({ snapshotId: t.snapshotsA[0]?.id }));
+    const stored = await jobs.get(template.id);
+    if (stored === undefined) throw new Error('fixture');
+    const { artifact: _artifact, ...rest } = stored;
+    const id = '0a0b0c0d0e0f000102039999';
+    const { deriveToken, hashToken } = await import('#lib/domain/delivery-token.js');
+    const secret = (await readFile(join(t.dataDir, 'secret'), 'utf8')).trim();
+    const orphan = {
+      ...rest,
+      id,
+      statusName: 'IN_PROGRESS' as const,
+      delivery: {
+        ...stored.delivery,
+        statusName: 'NOT_STARTED' as const,
+        expires: undefined,
+        fileName: 'orphan.tar.gz',
+        tokenHash: hashToken(deriveToken(secret, id, stored.delivery.tokenSalt)),
+      },
+    };
+    await jobs.create([orphan]);
+
+    // Act
+    const redriven = await redriveUnfinishedJobs();
+    const job = await finished({ id: orphan.id });
+
+    // Assess
+    expect(redriven).toBeGreaterThanOrEqual(1);
+    expect(job.statusName).toBe('FINISHED');
+    expect(job.delivery.statusName).toBe('READY');
+    expect((await download(job.delivery.url)).status).toBe(200);
+  });
+});

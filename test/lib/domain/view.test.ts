@@ -83,11 +83,11 @@ describe('toJobView', () => {
     );
   });
 
-  it('shows the delivery URL of the job base with a token that matches the stored hash', () => {
+  it('shows the delivery URL on the caller base with a token that matches the stored hash', () => {
     const view = toJobView(ready(), { baseUrl: 'http://other', family: 'atlas', secret, now: created });
     const url = new URL(view.delivery.url ?? '');
     const [, , , , , jobId, token, fileName] = url.pathname.split('/');
-    expect(url.origin).toBe('https://restore.example.com');
+    expect(url.origin).toBe('http://other');
     expect(jobId).toBe('6b77893b80eef5354c77ee15');
     expect(hashToken(token ?? '')).toBe(ready().delivery.tokenHash);
     expect(fileName).toBe(ready().delivery.fileName);

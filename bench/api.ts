@@ -8,10 +8,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GoDigestClient } from '../test/helpers/go-digest.js';
 import { CatalogAdmin } from '../local/catalog-admin.js';
 import { generateSnapshotFiles } from '../local/demo-data.js';
 import { startLocalStack } from '../local/stack.js';
+import { GoDigestClient } from '../test/helpers/go-digest.js';
 
 // Task logs would drown the table; handlers load lazily, after this.
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
@@ -25,7 +25,12 @@ export interface ApiBenchRow {
   perSecond: number;
 }
 
-async function measure(name: string, requests: number, concurrency: number, call: () => Promise<number>): Promise<ApiBenchRow> {
+async function measure(
+  name: string,
+  requests: number,
+  concurrency: number,
+  call: () => Promise<number>,
+): Promise<ApiBenchRow> {
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -42,8 +47,16 @@ async function measure(name: string, requests: number, concurrency: number, call
   );
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  const at = (q: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(1));
-  return { name, requests, p50ms: at(0.5), p95ms: at(0.95), p99ms: at(0.99), perSecond: Math.round(requests / seconds) };
+  const at = (q: number) =>
+    Number((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(1));
+  return {
+    name,
+    requests,
+    p50ms: at(0.5),
+    p95ms: at(0.95),
+    p99ms: at(0.99),
+    perSecond: Math.round(requests / seconds),
+  };
 }
 
 export async function runApiBench(opts: { requests: number }): Promise<ApiBenchRow[]> {
@@ -58,14 +71,24 @@ export async function runApiBench(opts: { requests: number }): Promise<ApiBenchR
       timestamp: { date: '2026-11-20T00:00:00Z', increment: 1 },
       files: generateSnapshotFiles('bench', 64 * 1024),
     });
-    await admin.apiKey({ publicKey: 'benchkey', privateKey: 'bench-private', accessList: ['127.0.0.1/32'], roles: { [groupId]: 'GROUP_OWNER' } });
+    await admin.apiKey({
+      publicKey: 'benchkey',
+      privateKey: 'bench-private',
+      accessList: ['127.0.0.1/32'],
+      roles: { [groupId]: 'GROUP_OWNER' },
+    });
     const client = new GoDigestClient(stack.baseUrl, 'benchkey', 'bench-private');
     const jobs = `/api/atlas/v1.0/groups/${groupId}/clusters/Cluster0/restoreJobs`;
 
     const rows: ApiBenchRow[] = [];
     rows.push(
       await measure('POST restoreJobs', Math.min(opts.requests, 200), 4, async () => {
-        return (await client.request('POST', jobs, { snapshotId: snapshot.id, delivery: { methodName: 'HTTP', expirationHours: 1, maxDownloads: 1_000_000 } })).status;
+        return (
+          await client.request('POST', jobs, {
+            snapshotId: snapshot.id,
+            delivery: { methodName: 'HTTP', expirationHours: 1, maxDownloads: 1_000_000 },
+          })
+        ).status;
       }),
     );
     const list = (await client.request('GET', `${jobs}?itemsPerPage=1`)).json() as { results: { id: string }[] };
@@ -77,8 +100,22 @@ export async function runApiBench(opts: { requests: number }): Promise<ApiBenchR
       url = job.delivery.url ?? '';
       if (!url) await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    rows.push(await measure('GET restoreJobs/{id}', opts.requests, 8, async () => (await client.request('GET', `${jobs}/${jobId}`)).status));
-    rows.push(await measure('GET restoreJobs (100 per page)', Math.ceil(opts.requests / 4), 4, async () => (await client.request('GET', jobs)).status));
+    rows.push(
+      await measure(
+        'GET restoreJobs/{id}',
+        opts.requests,
+        8,
+        async () => (await client.request('GET', `${jobs}/${jobId}`)).status,
+      ),
+    );
+    rows.push(
+      await measure(
+        'GET restoreJobs (100 per page)',
+        Math.ceil(opts.requests / 4),
+        4,
+        async () => (await client.request('GET', jobs)).status,
+      ),
+    );
     rows.push(
       await measure('GET delivery URL (count + 302)', opts.requests, 8, async () => {
         const response = await fetch(url, { redirect: 'manual' });
@@ -94,8 +131,12 @@ export async function runApiBench(opts: { requests: number }): Promise<ApiBenchR
 }
 
 export function formatApiTable(rows: ApiBenchRow[]): string {
-  const lines = ['| operation | requests | p50 ms | p95 ms | p99 ms | req/s |', '| --- | --- | --- | --- | --- | --- |'];
-  for (const row of rows) lines.push(`| ${row.name} | ${row.requests} | ${row.p50ms} | ${row.p95ms} | ${row.p99ms} | ${row.perSecond} |`);
+  const lines = [
+    '| operation | requests | p50 ms | p95 ms | p99 ms | req/s |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const row of rows)
+    lines.push(`| ${row.name} | ${row.requests} | ${row.p50ms} | ${row.p95ms} | ${row.p99ms} | ${row.perSecond} |`);
   return lines.join('\n');
 }
 

@@ -15,6 +15,10 @@ export const handler = async (event: unknown) => {
     { jobs: jobStore(), catalog: catalogStore(), artifacts: restoreArtifacts() },
     parsed.data,
   );
-  logger.info('Restore artifact built', { jobId: parsed.data.jobId, sizeBytes: artifact.sizeBytes, ms: Date.now() - started });
+  logger.info('Restore artifact built', {
+    jobId: parsed.data.jobId,
+    sizeBytes: artifact.sizeBytes,
+    ms: Date.now() - started,
+  });
   return artifact;
 };

@@ -5,7 +5,8 @@ import { catalogStore, clock, jobStore, workflow } from './commons/deps.js';
 import { apiHandler, clusterSegment, type HttpEvent } from './commons/http.js';
 
 function parseJsonBody(event: HttpEvent): unknown {
-  const text = event.isBase64Encoded && event.body !== undefined ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  const text =
+    event.isBase64Encoded && event.body !== undefined ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   if (text === undefined || text.trim() === '') {
     // The Ops Manager docs show a body with only snapshotId; an empty body names nothing to restore.
     throw errors.missingAttribute('snapshotId');

@@ -3,12 +3,13 @@
  * their files to the snapshot bucket) and API keys. The demo seed and the integration tests use it;
  * it goes through the same adapters as the functions, over the SDK, against the local services.
  */
-import type { Role } from '#lib/auth/access.js';
+
 import { DynamoCatalogStore } from '#lib/adapters/dynamodb/catalog-store.js';
 import { createDocumentClient } from '#lib/adapters/dynamodb/client.js';
 import { DynamoKeyStore } from '#lib/adapters/dynamodb/key-store.js';
 import { createS3Client } from '#lib/adapters/s3/client.js';
 import { putSnapshotFile } from '#lib/adapters/s3/snapshot-files.js';
+import type { Role } from '#lib/auth/access.js';
 import type { BsonTimestamp, Cluster, ClusterType, Snapshot } from '#lib/domain/catalog.js';
 import { newObjectId } from '#lib/domain/object-id.js';
 import { ENV, requireEnv } from '#lib/env.js';

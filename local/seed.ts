@@ -43,7 +43,12 @@ export async function seedDemo(stack: { baseUrl: string; dataDir: string }): Pro
   // Public keys look like MongoDB's (8 lower-case letters); private keys are UUIDs.
   const publicKey = Array.from(randomBytes(8), (byte) => String.fromCharCode(97 + (byte % 26))).join('');
   const privateKey = randomUUID();
-  await admin.apiKey({ publicKey, privateKey, accessList: ['127.0.0.1/32', '::1/128'], roles: { [groupId]: 'GROUP_OWNER' } });
+  await admin.apiKey({
+    publicKey,
+    privateKey,
+    accessList: ['127.0.0.1/32', '::1/128'],
+    roles: { [groupId]: 'GROUP_OWNER' },
+  });
 
   const demo: DemoFile = {
     baseUrl: stack.baseUrl,

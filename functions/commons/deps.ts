@@ -3,11 +3,12 @@
  * (cold start), from the environment the CDK stack (or the local stack) sets. A function that never
  * uses an adapter never needs its variables.
  */
-import { createEventBridgeClient, EventBridgePublisher } from '#lib/adapters/events.js';
+
 import { DynamoCatalogStore } from '#lib/adapters/dynamodb/catalog-store.js';
 import { createDocumentClient } from '#lib/adapters/dynamodb/client.js';
 import { DynamoJobStore } from '#lib/adapters/dynamodb/job-store.js';
 import { DynamoKeyStore } from '#lib/adapters/dynamodb/key-store.js';
+import { createEventBridgeClient, EventBridgePublisher } from '#lib/adapters/events.js';
 import { createS3Client } from '#lib/adapters/s3/client.js';
 import { S3RestoreArtifacts } from '#lib/adapters/s3/restore-artifacts.js';
 import { createSecretsManagerClient, SecretsManagerSecret } from '#lib/adapters/secrets.js';

@@ -16,7 +16,6 @@ import { checkGroupId } from '#lib/use-cases/resolve-cluster.js';
 import { clock, keyStore, secret } from './deps.js';
 import { logger } from './logger.js';
 
-
 export type HttpEvent = APIGatewayProxyEventV2 & {
   queryStringParameters: Record<string, string | undefined>;
   pathParameters: Record<string, string | undefined>;
@@ -57,7 +56,10 @@ export function render(
 ): HttpResult {
   let payload = body;
   if (output.envelope) {
-    payload = shape === 'list' && typeof body === 'object' && body !== null ? { ...body, status: statusCode } : { status: statusCode, content: body };
+    payload =
+      shape === 'list' && typeof body === 'object' && body !== null
+        ? { ...body, status: statusCode }
+        : { status: statusCode, content: body };
   }
   return {
     statusCode,

@@ -35,7 +35,9 @@ export class EventBridgePublisher implements EventPublisher {
       );
       if ((result.FailedEntryCount ?? 0) > 0) {
         const failed = result.Entries?.find((entry) => entry.ErrorCode !== undefined);
-        throw new Error(`EventBridge refused ${result.FailedEntryCount} event(s): ${failed?.ErrorCode} ${failed?.ErrorMessage}`);
+        throw new Error(
+          `EventBridge refused ${result.FailedEntryCount} event(s): ${failed?.ErrorCode} ${failed?.ErrorMessage}`,
+        );
       }
     }
   }

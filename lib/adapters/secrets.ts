@@ -20,7 +20,8 @@ export class SecretsManagerSecret implements SecretSource {
 
   private async fetch(): Promise<string> {
     const result = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretArn }));
-    if (!result.SecretString || result.SecretString.length < 32) throw new Error('The service secret is missing or too short');
+    if (!result.SecretString || result.SecretString.length < 32)
+      throw new Error('The service secret is missing or too short');
     return result.SecretString;
   }
 }

@@ -11,7 +11,11 @@ export class StepFunctionsWorkflow implements Workflow {
   async start(jobId: string): Promise<void> {
     try {
       await this.sfn.send(
-        new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: jobId, input: JSON.stringify({ jobId }) }),
+        new StartExecutionCommand({
+          stateMachineArn: this.stateMachineArn,
+          name: jobId,
+          input: JSON.stringify({ jobId }),
+        }),
       );
     } catch (error) {
       if (error instanceof ExecutionAlreadyExists) return;

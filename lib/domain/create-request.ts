@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiError, errors } from './errors.js';
+import { type ApiError, errors } from './errors.js';
 import { MAX_DOWNLOADS, MAX_EXPIRATION_HOURS } from './job.js';
 
 const objectId = z.string().regex(/^[0-9a-f]{24}$/);

@@ -66,12 +66,14 @@ export const errors = {
     new ApiError(404, 'SNAPSHOT_NOT_FOUND', `No snapshot with ID ${snapshotId} exists.`, [snapshotId]),
   restoreJobNotFound: (jobId: string) =>
     new ApiError(404, 'RESTORE_JOB_NOT_FOUND', `No restore job with ID ${jobId} exists.`, [jobId]),
-  unauthorized: () =>
-    new ApiError(401, 'USER_UNAUTHORIZED', 'Current user is not authorized to perform this action.'),
+  unauthorized: () => new ApiError(401, 'USER_UNAUTHORIZED', 'Current user is not authorized to perform this action.'),
   notOnAccessList: (address: string) =>
-    new ApiError(403, 'IP_ADDRESS_NOT_ON_ACCESS_LIST', `IP address ${address} is not allowed to access this resource.`, [
-      address,
-    ]),
+    new ApiError(
+      403,
+      'IP_ADDRESS_NOT_ON_ACCESS_LIST',
+      `IP address ${address} is not allowed to access this resource.`,
+      [address],
+    ),
   unsupportedMediaType: () =>
     new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'The request body must be JSON (Content-Type: application/json).'),
   unexpected: () => new ApiError(500, 'UNEXPECTED_ERROR', 'Unexpected error.'),

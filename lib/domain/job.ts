@@ -100,10 +100,19 @@ export function artifactFileName(clusterName: string, timestamp: BsonTimestamp, 
  * with one conditional write, so a retried or re-driven step never moves a job backwards.
  */
 export const TRANSITIONS = {
-  start: { from: { statusName: 'IN_PROGRESS', delivery: 'NOT_STARTED' }, to: { statusName: 'IN_PROGRESS', delivery: 'IN_PROGRESS' } },
-  finish: { from: { statusName: 'IN_PROGRESS', delivery: 'IN_PROGRESS' }, to: { statusName: 'FINISHED', delivery: 'READY' } },
+  start: {
+    from: { statusName: 'IN_PROGRESS', delivery: 'NOT_STARTED' },
+    to: { statusName: 'IN_PROGRESS', delivery: 'IN_PROGRESS' },
+  },
+  finish: {
+    from: { statusName: 'IN_PROGRESS', delivery: 'IN_PROGRESS' },
+    to: { statusName: 'FINISHED', delivery: 'READY' },
+  },
   fail: { from: { statusName: 'IN_PROGRESS', delivery: undefined }, to: { statusName: 'BROKEN', delivery: 'FAILED' } },
-  expire: { from: { statusName: 'FINISHED', delivery: undefined }, to: { statusName: 'FINISHED', delivery: 'EXPIRED' } },
+  expire: {
+    from: { statusName: 'FINISHED', delivery: undefined },
+    to: { statusName: 'FINISHED', delivery: 'EXPIRED' },
+  },
 } as const satisfies Record<
   string,
   {

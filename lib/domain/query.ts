@@ -45,7 +45,8 @@ export const MAX_PAGE_NUM = 100_000;
 
 export function parseListQuery(query: Query): ListQuery {
   const batchId = query.batchId;
-  if (batchId !== undefined && !isObjectId(batchId)) throw errors.invalidAttribute('batchId', 'It must be a 24-hex ObjectId.');
+  if (batchId !== undefined && !isObjectId(batchId))
+    throw errors.invalidAttribute('batchId', 'It must be a 24-hex ObjectId.');
   return {
     pageNum: parseInteger(query, 'pageNum', 1, 1, MAX_PAGE_NUM),
     itemsPerPage: parseInteger(query, 'itemsPerPage', 100, 1, MAX_ITEMS_PER_PAGE),

@@ -1,6 +1,12 @@
 import type { BsonTimestamp } from './catalog.js';
 import { deriveToken } from './delivery-token.js';
-import { type ApiFamily, type DeliveryStatus, effectiveDeliveryStatus, type JobStatus, type RestoreJob } from './job.js';
+import {
+  type ApiFamily,
+  type DeliveryStatus,
+  effectiveDeliveryStatus,
+  type JobStatus,
+  type RestoreJob,
+} from './job.js';
 
 /** Where a view is rendered: the base of the request (or the job's own base, for events) and its path family. */
 export interface ViewContext {
@@ -72,7 +78,10 @@ export function toJobView(job: RestoreJob, ctx: ViewContext): RestoreJobView {
     { href: `${ctx.baseUrl}${cluster}`, rel: 'http://mms.mongodb.com/cluster' },
   ];
   if (job.snapshotId !== undefined) {
-    links.push({ href: `${ctx.baseUrl}${cluster}/snapshots/${job.snapshotId}`, rel: 'http://mms.mongodb.com/snapshot' });
+    links.push({
+      href: `${ctx.baseUrl}${cluster}/snapshots/${job.snapshotId}`,
+      rel: 'http://mms.mongodb.com/snapshot',
+    });
   }
   // MongoDB links the group through the public family, whichever family was called (seed 002).
   links.push({ href: `${ctx.baseUrl}${groupPath('public', job.groupId)}`, rel: 'http://mms.mongodb.com/group' });
@@ -116,7 +125,11 @@ export function listLinks(args: {
   extraQuery?: Record<string, string>;
 }): Link[] {
   const href = (page: number) => {
-    const query = new URLSearchParams({ ...args.extraQuery, pageNum: String(page), itemsPerPage: String(args.itemsPerPage) });
+    const query = new URLSearchParams({
+      ...args.extraQuery,
+      pageNum: String(page),
+      itemsPerPage: String(args.itemsPerPage),
+    });
     return `${args.baseUrl}${args.path}?${query.toString()}`;
   };
   const links: Link[] = [];

@@ -66,7 +66,9 @@ export async function advanceRestoreJob(
   if (result.changed || inTargetState) {
     const previous = {
       statusName: transition.from.statusName,
-      deliveryStatusName: result.changed ? job.delivery.statusName : (transition.from.delivery ?? job.delivery.statusName),
+      deliveryStatusName: result.changed
+        ? job.delivery.statusName
+        : (transition.from.delivery ?? job.delivery.statusName),
     };
     await deps.events.publish([statusChange(current, previous, deps.secret, now, reason ?? current.failureReason)]);
     if (input.step === 'expire' && current.artifact !== undefined) await deps.artifacts.delete(current.artifact.key);

@@ -30,7 +30,8 @@ export async function authenticate(
   const now = deps.clock.now();
   // Only the MD5 challenge is sent: MongoDB's Go clients read one WWW-Authenticate value and reject
   // any other shape. SHA-256 answers to the same nonce are still accepted (curl, RFC 7616 clients).
-  const challenge = (stale = false) => new DigestChallenge(createChallenges({ secret: deps.secret, now, stale })[0] ?? '');
+  const challenge = (stale = false) =>
+    new DigestChallenge(createChallenges({ secret: deps.secret, now, stale })[0] ?? '');
 
   const credentials = request.authorization ? parseAuthorization(request.authorization) : undefined;
   if (credentials === undefined) throw challenge();

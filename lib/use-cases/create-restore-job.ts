@@ -1,5 +1,5 @@
 import { parseCreateRestoreJobBody } from '../domain/create-request.js';
-import { hashToken, deriveToken, newTokenSalt } from '../domain/delivery-token.js';
+import { deriveToken, hashToken, newTokenSalt } from '../domain/delivery-token.js';
 import { errors } from '../domain/errors.js';
 import { artifactFileName, DELIVERY_DEFAULTS, type RestoreJob } from '../domain/job.js';
 import { newObjectId } from '../domain/object-id.js';
@@ -24,10 +24,20 @@ export async function createRestoreJob(
   const cluster = await resolveCluster(deps.catalog, request);
   const body = parseCreateRestoreJobBody(request.body);
 
-  const pointInTimeFields = ['timestamp', 'pointInTimeUTCMillis', 'oplogTs', 'oplogInc', 'checkpointId', 'checkPointId'] as const;
+  const pointInTimeFields = [
+    'timestamp',
+    'pointInTimeUTCMillis',
+    'oplogTs',
+    'oplogInc',
+    'checkpointId',
+    'checkPointId',
+  ] as const;
   const pitField = pointInTimeFields.find((name) => body[name] !== undefined);
   if (pitField !== undefined) {
-    throw errors.invalidAttribute(pitField, 'Point-in-time and checkpoint restores are not available on this service yet.');
+    throw errors.invalidAttribute(
+      pitField,
+      'Point-in-time and checkpoint restores are not available on this service yet.',
+    );
   }
   if (body.delivery?.methodName === 'AUTOMATED_RESTORE') {
     throw errors.invalidAttribute('delivery.methodName', 'AUTOMATED_RESTORE is not available on this service yet.');

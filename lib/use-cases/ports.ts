@@ -2,8 +2,9 @@
  * The ports the use cases call. Adapters in lib/adapters implement them with the AWS SDK; unit tests
  * may stub them. Nothing here knows about AWS.
  */
-import type { DigestAlgorithm } from '../auth/digest.js';
+
 import type { Role } from '../auth/access.js';
+import type { DigestAlgorithm } from '../auth/digest.js';
 import type { Cluster, Snapshot } from '../domain/catalog.js';
 import type { Artifact, DeliveryStatus, JobStatus, RestoreJob, Step } from '../domain/job.js';
 import type { RestoreJobView } from '../domain/view.js';
@@ -48,7 +49,9 @@ export interface ListJobsResult {
 }
 
 /** Outcome of a conditional write: `changed` false means the condition did not hold; `job` is then the current item. */
-export type Conditional = { readonly changed: true; readonly job: RestoreJob } | { readonly changed: false; readonly job?: RestoreJob };
+export type Conditional =
+  | { readonly changed: true; readonly job: RestoreJob }
+  | { readonly changed: false; readonly job?: RestoreJob };
 
 export interface JobStore {
   /** Writes new jobs; never overwrites an existing id. */

@@ -13,6 +13,7 @@ export function statusChange(
 ): StatusChange {
   const view = toJobView(job, { baseUrl: job.delivery.baseUrl, family: job.apiFamily, secret, now });
   // The event reports the state that was written, not one derived later from the clock.
-  view.delivery.statusName = job.delivery.statusName === 'READY' ? effectiveDeliveryStatus(job, now) : job.delivery.statusName;
+  view.delivery.statusName =
+    job.delivery.statusName === 'READY' ? effectiveDeliveryStatus(job, now) : job.delivery.statusName;
   return { job: view, previous, ...(reason !== undefined && { reason }) };
 }

@@ -36,7 +36,7 @@ const TRANSIENT_NAMES = new Set([
 export function isTransient(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error instanceof TransientError) return true;
-  const meta = (error as { $metadata?: { httpStatusCode?: number }; $retryable?: unknown; code?: string });
+  const meta = error as { $metadata?: { httpStatusCode?: number }; $retryable?: unknown; code?: string };
   if (meta.$retryable) return true;
   if ((meta.$metadata?.httpStatusCode ?? 0) >= 500) return true;
   return TRANSIENT_NAMES.has(error.name) || (meta.code !== undefined && TRANSIENT_NAMES.has(meta.code));

@@ -22,7 +22,10 @@ export function parseGoChallenge(header: string): Record<string, string> {
     const index = pair.indexOf('=');
     const key = pair.slice(0, index).trim();
     if (!KNOWN_KEYS.has(key)) throw new Error(`challenge is bad, unexpected token: ${key}`);
-    parts[key] = pair.slice(index + 1).trim().replace(/^"|"$/g, '');
+    parts[key] = pair
+      .slice(index + 1)
+      .trim()
+      .replace(/^"|"$/g, '');
   }
   if (parts.qop !== 'auth') throw new Error(`challenge is bad, qop: ${parts.qop}`);
   return parts;
@@ -52,7 +55,10 @@ export class GoDigestClient {
   }
 
   authorization(method: string, uri: string, challenge: Record<string, string>): string {
-    const hash = (data: string) => createHash(this.algorithm === 'MD5' ? 'md5' : 'sha256').update(data).digest('hex');
+    const hash = (data: string) =>
+      createHash(this.algorithm === 'MD5' ? 'md5' : 'sha256')
+        .update(data)
+        .digest('hex');
     const cnonce = randomBytes(8).toString('hex');
     const nc = '00000001';
     const ha1 = hash(`${this.username}:${challenge.realm}:${this.password}`);

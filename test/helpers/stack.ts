@@ -42,7 +42,11 @@ export async function startTestStack() {
   const snapshotsA = [await snapshot(clusterA, 12), await snapshot(clusterA, 6)];
   const snapshotB = await snapshot(clusterB, 6);
 
-  const key = async (name: string, roles: Record<string, 'GROUP_OWNER' | 'GROUP_BACKUP_ADMIN' | 'GROUP_READ_ONLY'>, accessList = ['127.0.0.1/32', '::1/128']): Promise<TestKey> => {
+  const key = async (
+    name: string,
+    roles: Record<string, 'GROUP_OWNER' | 'GROUP_BACKUP_ADMIN' | 'GROUP_READ_ONLY'>,
+    accessList = ['127.0.0.1/32', '::1/128'],
+  ): Promise<TestKey> => {
     const created = { publicKey: name, privateKey: `${name}-private-key-0000-1111` };
     await admin.apiKey({ ...created, accessList, roles });
     return created;
@@ -73,8 +77,10 @@ export async function startTestStack() {
     client,
     /** The bytes a snapshot's files were registered with. */
     filesOf: (snapshotId: string) => filesBySnapshot.get(snapshotId) ?? [],
-    atlasJobs: (groupId = groupA, clusterName = 'Cluster0') => `/api/atlas/v1.0/groups/${groupId}/clusters/${clusterName}/restoreJobs`,
-    publicJobs: (groupId = groupA, clusterId = clusterA.id) => `/api/public/v1.0/groups/${groupId}/clusters/${clusterId}/restoreJobs`,
+    atlasJobs: (groupId = groupA, clusterName = 'Cluster0') =>
+      `/api/atlas/v1.0/groups/${groupId}/clusters/${clusterName}/restoreJobs`,
+    publicJobs: (groupId = groupA, clusterId = clusterA.id) =>
+      `/api/public/v1.0/groups/${groupId}/clusters/${clusterId}/restoreJobs`,
     async stop() {
       await stack.stop();
       await rm(dataDir, { recursive: true, force: true });

@@ -21,7 +21,9 @@ beforeAll(async () => {
   });
   pagedJobIds = [];
   for (let i = 0; i < 7; i++) {
-    const response = await t.client(t.keys.ownerA).request('POST', t.atlasJobs(t.groupA, 'Paged'), { snapshotId: snapshot.id });
+    const response = await t
+      .client(t.keys.ownerA)
+      .request('POST', t.atlasJobs(t.groupA, 'Paged'), { snapshotId: snapshot.id });
     pagedJobIds.push((response.json() as Json).results[0].id);
   }
 });
@@ -46,7 +48,8 @@ describe('listing restore jobs', () => {
 
   it('pages with pageNum and itemsPerPage, linking previous and next', async () => {
     const newestFirst = [...pagedJobIds].reverse();
-    const page = async (n: number) => (await get(`${t.atlasJobs(t.groupA, 'Paged')}?pageNum=${n}&itemsPerPage=3`)).json() as Json;
+    const page = async (n: number) =>
+      (await get(`${t.atlasJobs(t.groupA, 'Paged')}?pageNum=${n}&itemsPerPage=3`)).json() as Json;
     const [one, two, three, four] = await Promise.all([page(1), page(2), page(3), page(4)]);
     expect(one.results.map((job: Json) => job.id)).toEqual(newestFirst.slice(0, 3));
     expect(two.results.map((job: Json) => job.id)).toEqual(newestFirst.slice(3, 6));
@@ -159,24 +162,26 @@ describe('bad input', () => {
     const body = fc.oneof(
       fc.string(),
       fc.json(),
-      fc.record(
-        {
-          snapshotId: fc.oneof(fc.constant(snapshotId), fc.string(), fc.integer(), fc.constant(null)),
-          delivery: fc.oneof(
-            fc.constant(null),
-            fc.record(
-              {
-                methodName: fc.oneof(fc.constant('HTTP'), fc.string()),
-                expirationHours: fc.oneof(fc.integer(), fc.double(), fc.string()),
-                maxDownloads: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(2 ** 53)),
-              },
-              { requiredKeys: [] },
+      fc
+        .record(
+          {
+            snapshotId: fc.oneof(fc.constant(snapshotId), fc.string(), fc.integer(), fc.constant(null)),
+            delivery: fc.oneof(
+              fc.constant(null),
+              fc.record(
+                {
+                  methodName: fc.oneof(fc.constant('HTTP'), fc.string()),
+                  expirationHours: fc.oneof(fc.integer(), fc.double(), fc.string()),
+                  maxDownloads: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(2 ** 53)),
+                },
+                { requiredKeys: [] },
+              ),
             ),
-          ),
-          extra: fc.anything(),
-        },
-        { requiredKeys: [] },
-      ).map((value) => JSON.stringify(value)),
+            extra: fc.anything(),
+          },
+          { requiredKeys: [] },
+        )
+        .map((value) => JSON.stringify(value)),
     );
     await fc.assert(
       fc.asyncProperty(body, async (raw) => {

@@ -17,7 +17,8 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-const CHALLENGE = /^Digest realm="MMS Public API", domain="", nonce="[A-Za-z0-9_-]+", algorithm=MD5, qop="auth", stale=(true|false)$/;
+const CHALLENGE =
+  /^Digest realm="MMS Public API", domain="", nonce="[A-Za-z0-9_-]+", algorithm=MD5, qop="auth", stale=(true|false)$/;
 
 describe('HTTP Digest authentication', () => {
   it.each([
@@ -110,7 +111,11 @@ describe('authorization', () => {
   it('refuses a request from an address off the key access list with 403', async () => {
     const response = await t.client(t.keys.offListA).request('GET', t.atlasJobs());
     expect(response.status).toBe(403);
-    expect(response.json()).toMatchObject({ error: 403, errorCode: 'IP_ADDRESS_NOT_ON_ACCESS_LIST', reason: 'Forbidden' });
+    expect(response.json()).toMatchObject({
+      error: 403,
+      errorCode: 'IP_ADDRESS_NOT_ON_ACCESS_LIST',
+      reason: 'Forbidden',
+    });
   });
 
   it('gives a key of another group the same 401 for existing and missing resources', async () => {
@@ -145,7 +150,9 @@ describe('authorization', () => {
 
   it('never shows one group the jobs or snapshots of another', async () => {
     // A job in group B
-    const created = await t.client(t.keys.ownerB).request('POST', t.atlasJobs(t.groupB), { snapshotId: t.snapshotB.id });
+    const created = await t
+      .client(t.keys.ownerB)
+      .request('POST', t.atlasJobs(t.groupB), { snapshotId: t.snapshotB.id });
     const jobB = (created.json() as { results: { id: string }[] }).results[0]?.id;
     // Group A's owner asks for it through group A's cluster, and tries B's snapshot on A's cluster
     const viaA = await t.client(t.keys.ownerA).request('GET', `${t.atlasJobs()}/${jobB}`);

@@ -45,7 +45,10 @@ async function download(url: string): Promise<{ status: number; bytes?: Buffer; 
 
 async function events(): Promise<Job[]> {
   const text = await readFile(join(t.dataDir, 'events.ndjson'), 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Job);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Job);
 }
 
 describe('a restore job from a snapshot, end to end', () => {
@@ -83,7 +86,9 @@ describe('a restore job from a snapshot, end to end', () => {
     expect(expires - Date.now()).toBeGreaterThan(2 * 3600_000 - 60_000);
     expect(expires - Date.now()).toBeLessThanOrEqual(2 * 3600_000);
     expect(job.delivery.url).toMatch(
-      new RegExp(`^${t.baseUrl}/backup/restore/v2/pull/${job.id}/[A-Za-z0-9_-]{22,}/Cluster0-\\d+-${job.id}\\.tar\\.gz$`),
+      new RegExp(
+        `^${t.baseUrl}/backup/restore/v2/pull/${job.id}/[A-Za-z0-9_-]{22,}/Cluster0-\\d+-${job.id}\\.tar\\.gz$`,
+      ),
     );
     expect(job.hashes).toBeUndefined();
 
@@ -112,7 +117,13 @@ describe('a restore job from a snapshot, end to end', () => {
 
     // Assess: every status change went to the event bus, with the previous status
     const mine = (await events()).filter((event) => event.detail.job.id === job.id);
-    expect(mine.map((event) => [event['detail-type'], event.detail.previousDeliveryStatusName, event.detail.job.delivery.statusName])).toEqual([
+    expect(
+      mine.map((event) => [
+        event['detail-type'],
+        event.detail.previousDeliveryStatusName,
+        event.detail.job.delivery.statusName,
+      ]),
+    ).toEqual([
       ['Restore Job Status Change', 'NOT_STARTED', 'IN_PROGRESS'],
       ['Restore Job Status Change', 'IN_PROGRESS', 'READY'],
     ]);
@@ -122,11 +133,16 @@ describe('a restore job from a snapshot, end to end', () => {
   it('honours maxDownloads exactly under 50 concurrent downloads', async () => {
     // Prepare
     const job = await finished(
-      await createJob({ snapshotId: t.snapshotsA[0]?.id, delivery: { methodName: 'HTTP', expirationHours: 1, maxDownloads: 3 } }),
+      await createJob({
+        snapshotId: t.snapshotsA[0]?.id,
+        delivery: { methodName: 'HTTP', expirationHours: 1, maxDownloads: 3 },
+      }),
     );
 
     // Act
-    const results = await Promise.all(Array.from({ length: 50 }, () => fetch(job.delivery.url, { redirect: 'manual' })));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => fetch(job.delivery.url, { redirect: 'manual' })),
+    );
     const statuses = results.map((response) => response.status);
     await Promise.all(results.map((response) => response.arrayBuffer()));
 
@@ -145,7 +161,10 @@ describe('a restore job from a snapshot, end to end', () => {
   it('stops delivering once expirationHours have passed', async () => {
     // Prepare
     const job = await finished(
-      await createJob({ snapshotId: t.snapshotsA[0]?.id, delivery: { methodName: 'HTTP', expirationHours: 1, maxDownloads: 5 } }),
+      await createJob({
+        snapshotId: t.snapshotsA[0]?.id,
+        delivery: { methodName: 'HTTP', expirationHours: 1, maxDownloads: 5 },
+      }),
     );
 
     // Act: an hour and a minute later
@@ -162,7 +181,10 @@ describe('a restore job from a snapshot, end to end', () => {
 
   it('answers 404 to a wrong token, job or file name, without spending a download', async () => {
     const job = await finished(
-      await createJob({ snapshotId: t.snapshotsA[0]?.id, delivery: { methodName: 'HTTP', expirationHours: 1, maxDownloads: 1 } }),
+      await createJob({
+        snapshotId: t.snapshotsA[0]?.id,
+        delivery: { methodName: 'HTTP', expirationHours: 1, maxDownloads: 1 },
+      }),
     );
     const url = new URL(job.delivery.url);
     const [, , , , , jobId, token, fileName] = url.pathname.split('/');
@@ -182,7 +204,10 @@ describe('a restore job from a snapshot, end to end', () => {
 
   it('refuses a tampered presigned S3 URL', async () => {
     const job = await finished(
-      await createJob({ snapshotId: t.snapshotsA[0]?.id, delivery: { methodName: 'HTTP', expirationHours: 1, maxDownloads: 5 } }),
+      await createJob({
+        snapshotId: t.snapshotsA[0]?.id,
+        delivery: { methodName: 'HTTP', expirationHours: 1, maxDownloads: 5 },
+      }),
     );
     const redirect = await fetch(job.delivery.url, { redirect: 'manual' });
     const location = new URL(redirect.headers.get('location') ?? '');
@@ -199,7 +224,12 @@ describe('a restore job from a snapshot, end to end', () => {
     const job = await finished(created, t.publicJobs());
 
     // Assess
-    expect(job.delivery).toMatchObject({ methodName: 'HTTP', statusName: 'READY', expirationHours: 1, maxDownloads: 1 });
+    expect(job.delivery).toMatchObject({
+      methodName: 'HTTP',
+      statusName: 'READY',
+      expirationHours: 1,
+      maxDownloads: 1,
+    });
     expect(job.links[0]).toEqual({ href: `${t.baseUrl}${t.publicJobs()}/${job.id}`, rel: 'self' });
     // The same job read through the Atlas family
     const atlas = await t.client(t.keys.ownerA).request('GET', `${t.atlasJobs()}/${job.id}`);
@@ -216,7 +246,11 @@ describe('jobs that cannot finish, and jobs nobody drives', () => {
     const catalog = new DynamoCatalogStore(createDocumentClient(), process.env.TABLE_NAME ?? '');
     const good = t.snapshotsA[0];
     if (good === undefined) throw new Error('fixture');
-    const broken = { ...good, id: '0a0b0c0d0e0f000102030405', files: [...good.files, { key: 'missing/file.wt', name: 'file.wt', sizeBytes: 10 }] };
+    const broken = {
+      ...good,
+      id: '0a0b0c0d0e0f000102030405',
+      files: [...good.files, { key: 'missing/file.wt', name: 'file.wt', sizeBytes: 10 }],
+    };
     await catalog.putSnapshot(broken);
 
     // Act
@@ -224,7 +258,12 @@ describe('jobs that cannot finish, and jobs nobody drives', () => {
 
     // Assess
     expect(job.statusName).toBe('BROKEN');
-    expect(job.delivery).toEqual({ methodName: 'HTTP', statusName: 'FAILED', expirationHours: 48, maxDownloads: 2147483647 });
+    expect(job.delivery).toEqual({
+      methodName: 'HTTP',
+      statusName: 'FAILED',
+      expirationHours: 48,
+      maxDownloads: 2147483647,
+    });
     const last = (await events()).filter((event) => event.detail.job.id === job.id).at(-1);
     expect(last?.detail.job.statusName).toBe('BROKEN');
     expect(last?.detail.reason).toMatch(/NoSuchKey|does not exist|not found/i);

@@ -52,7 +52,12 @@ describe('npm start', () => {
     // Assess: demo.json and the printed example
     expect(demo).toMatchObject({ baseUrl: first.baseUrl, groupId: expect.stringMatching(/^[0-9a-f]{24}$/) });
     expect(demo.clusters).toEqual([
-      { id: expect.stringMatching(/^[0-9a-f]{24}$/), name: 'Cluster0', typeName: 'REPLICA_SET', snapshotIds: [expect.any(String), expect.any(String)] },
+      {
+        id: expect.stringMatching(/^[0-9a-f]{24}$/),
+        name: 'Cluster0',
+        typeName: 'REPLICA_SET',
+        snapshotIds: [expect.any(String), expect.any(String)],
+      },
     ]);
     expect(first.output()).toContain('curl --user');
     expect(first.output()).toContain('--digest');

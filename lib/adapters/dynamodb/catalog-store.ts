@@ -21,7 +21,9 @@ export class DynamoCatalogStore implements CatalogStore {
   ) {}
 
   async getClusterById(groupId: string, clusterId: string): Promise<Cluster | undefined> {
-    const result = await this.db.send(new GetCommand({ TableName: this.tableName, Key: clusterById(groupId, clusterId) }));
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: clusterById(groupId, clusterId) }),
+    );
     return strip<Cluster>(result.Item);
   }
 

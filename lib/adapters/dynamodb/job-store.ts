@@ -15,7 +15,8 @@ const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi
 
 const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' });
 const clusterPartition = (groupId: string, clusterId: string) => `JOBS#${groupId}#${clusterId}`;
-const batchPartition = (groupId: string, clusterId: string, batchId: string) => `BATCH#${groupId}#${clusterId}#${batchId}`;
+const batchPartition = (groupId: string, clusterId: string, batchId: string) =>
+  `BATCH#${groupId}#${clusterId}#${batchId}`;
 
 function toItem(job: RestoreJob): Record<string, unknown> {
   return {
@@ -62,7 +63,9 @@ export class DynamoJobStore implements JobStore {
   }
 
   async get(jobId: string): Promise<RestoreJob | undefined> {
-    const result = await this.db.send(new GetCommand({ TableName: this.tableName, Key: jobKey(jobId), ConsistentRead: true }));
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: jobKey(jobId), ConsistentRead: true }),
+    );
     return fromItem(result.Item);
   }
 
@@ -139,8 +142,16 @@ export class DynamoJobStore implements JobStore {
     changes: { artifact?: RestoreJob['artifact']; expires?: string; failureReason?: string; now: string },
   ): Promise<Conditional> {
     const { from, to } = TRANSITIONS[step];
-    const names: Record<string, string> = { '#status': 'statusName', '#delivery': 'delivery', '#dstatus': 'statusName' };
-    const values: Record<string, unknown> = { ':fromStatus': from.statusName, ':toStatus': to.statusName, ':toDelivery': to.delivery };
+    const names: Record<string, string> = {
+      '#status': 'statusName',
+      '#delivery': 'delivery',
+      '#dstatus': 'statusName',
+    };
+    const values: Record<string, unknown> = {
+      ':fromStatus': from.statusName,
+      ':toStatus': to.statusName,
+      ':toDelivery': to.delivery,
+    };
     const conditions = ['#status = :fromStatus'];
     if (from.delivery !== undefined) {
       conditions.push('#delivery.#dstatus = :fromDelivery');
@@ -180,7 +191,11 @@ export class DynamoJobStore implements JobStore {
     });
   }
 
-  async countDownload(jobId: string, presented: { tokenHash: string; fileName: string }, now: string): Promise<Conditional> {
+  async countDownload(
+    jobId: string,
+    presented: { tokenHash: string; fileName: string },
+    now: string,
+  ): Promise<Conditional> {
     return this.conditionalUpdate(jobId, {
       ConditionExpression:
         '#delivery.#tokenHash = :tokenHash AND #delivery.#fileName = :fileName AND #delivery.#dstatus = :ready' +

@@ -1,5 +1,5 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 /** Writes one snapshot file to the snapshot bucket (what the backup side does; the demo seed and tests use it). */
 export async function putSnapshotFile(

@@ -27,7 +27,11 @@ describe('parseListQuery', () => {
     try {
       parseListQuery(query);
     } catch (error) {
-      expect((error as ApiError).toJSON()).toMatchObject({ error: 400, errorCode: 'INVALID_ATTRIBUTE', parameters: [name] });
+      expect((error as ApiError).toJSON()).toMatchObject({
+        error: 400,
+        errorCode: 'INVALID_ATTRIBUTE',
+        parameters: [name],
+      });
     }
   });
 });

@@ -66,12 +66,18 @@ describe('toJobView', () => {
           href: 'http://127.0.0.1:3000/api/atlas/v1.0/groups/5a66666887d9d61443b41645/clusters/Cluster0/restoreJobs/6b77893b80eef5354c77ee15',
           rel: 'self',
         },
-        { href: 'http://127.0.0.1:3000/api/atlas/v1.0/groups/5a66666887d9d61443b41645/clusters/Cluster0', rel: 'http://mms.mongodb.com/cluster' },
+        {
+          href: 'http://127.0.0.1:3000/api/atlas/v1.0/groups/5a66666887d9d61443b41645/clusters/Cluster0',
+          rel: 'http://mms.mongodb.com/cluster',
+        },
         {
           href: 'http://127.0.0.1:3000/api/atlas/v1.0/groups/5a66666887d9d61443b41645/clusters/Cluster0/snapshots/5a6669d9fcc178211a0d86b9',
           rel: 'http://mms.mongodb.com/snapshot',
         },
-        { href: 'http://127.0.0.1:3000/api/public/v1.0/groups/5a66666887d9d61443b41645', rel: 'http://mms.mongodb.com/group' },
+        {
+          href: 'http://127.0.0.1:3000/api/public/v1.0/groups/5a66666887d9d61443b41645',
+          rel: 'http://mms.mongodb.com/group',
+        },
       ],
     });
   });
@@ -96,7 +102,12 @@ describe('toJobView', () => {
   });
 
   it('derives EXPIRED once expires has passed, before anything is written', () => {
-    const view = toJobView(ready(), { baseUrl: 'http://h', family: 'atlas', secret, now: Date.parse('2026-01-03T00:00:00Z') });
+    const view = toJobView(ready(), {
+      baseUrl: 'http://h',
+      family: 'atlas',
+      secret,
+      now: Date.parse('2026-01-03T00:00:00Z'),
+    });
     expect(view.delivery.statusName).toBe('EXPIRED');
   });
 
@@ -107,7 +118,12 @@ describe('toJobView', () => {
   });
 
   it('never shows a URL for a broken job', () => {
-    const view = toJobView(job({ statusName: 'BROKEN' }, { statusName: 'FAILED' }), { baseUrl: 'http://h', family: 'atlas', secret, now: created });
+    const view = toJobView(job({ statusName: 'BROKEN' }, { statusName: 'FAILED' }), {
+      baseUrl: 'http://h',
+      family: 'atlas',
+      secret,
+      now: created,
+    });
     expect(view.delivery).toEqual({ methodName: 'HTTP', statusName: 'FAILED', expirationHours: 48, maxDownloads: 2 });
   });
 });

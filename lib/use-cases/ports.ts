@@ -54,9 +54,11 @@ export type Conditional =
   | { readonly changed: false; readonly job?: RestoreJob };
 
 export interface JobStore {
-  /** Writes new jobs; never overwrites an existing id. */
+  /** Writes one new job, or one batch of jobs that becomes visible all at once. */
   create(jobs: readonly RestoreJob[]): Promise<void>;
   get(jobId: string): Promise<RestoreJob | undefined>;
+  /** Like get, but a job of a batch whose creation did not complete is not there. */
+  getVisible(jobId: string): Promise<RestoreJob | undefined>;
   list(request: ListJobsRequest): Promise<ListJobsResult>;
   /** Applies a state machine step (see TRANSITIONS) with one conditional write. */
   transition(

@@ -1,36 +1,45 @@
 import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   QueryCommand,
-  type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { type RestoreJob, type Step, TRANSITIONS } from '../../domain/job.js';
 import type { Conditional, JobStore, ListJobsRequest, ListJobsResult } from '../../use-cases/ports.js';
 
-const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk', 'ttl'] as const;
+const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'ttl'] as const;
 
 const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' });
+const batchKey = (batchId: string) => ({ pk: `BATCH#${batchId}`, sk: 'BATCH' });
 const clusterPartition = (groupId: string, clusterId: string) => `JOBS#${groupId}#${clusterId}`;
-const batchPartition = (groupId: string, clusterId: string, batchId: string) =>
-  `BATCH#${groupId}#${clusterId}#${batchId}`;
+
+/**
+ * A batch (the jobs of one sharded-cluster restore) becomes visible all at once, without transactions:
+ * its jobs are written first with no list-index keys, then one batch item that is the batch's single
+ * entry in the cluster's list index. A creation that fails midway leaves only jobs nobody can see
+ * (reads of a batch job check its batch item); a retried request creates a whole new batch.
+ */
+interface BatchItem {
+  readonly batchId: string;
+  readonly groupId: string;
+  readonly requestClusterId: string;
+  /** Newest first, like the list. */
+  readonly jobIds: readonly string[];
+}
 
 function toItem(job: RestoreJob): Record<string, unknown> {
   return {
     ...job,
     ...jobKey(job.id),
-    gsi1pk: clusterPartition(job.groupId, job.requestClusterId),
-    gsi1sk: job.id,
-    ...(job.batchId !== undefined && {
-      gsi2pk: batchPartition(job.groupId, job.requestClusterId, job.batchId),
-      gsi2sk: job.id,
-    }),
+    ...(job.batchId === undefined && { gsi1pk: clusterPartition(job.groupId, job.requestClusterId), gsi1sk: job.id }),
     // Sparse index of unfinished jobs: what a restarted local stack re-drives.
-    gsi3pk: 'UNFINISHED',
-    gsi3sk: job.id,
+    gsi2pk: 'UNFINISHED',
+    gsi2sk: job.id,
   };
 }
 
@@ -41,6 +50,8 @@ function fromItem(item: Record<string, unknown> | undefined): RestoreJob | undef
   return job as unknown as RestoreJob;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Restore jobs in the single table (see table.ts). Every access is GetItem, Query or a conditional write. */
 export class DynamoJobStore implements JobStore {
   constructor(
@@ -49,11 +60,39 @@ export class DynamoJobStore implements JobStore {
   ) {}
 
   async create(jobs: readonly RestoreJob[]): Promise<void> {
-    // New ObjectIds never collide; BatchWrite keeps a batch of shard jobs one round trip.
-    let pending = jobs.map((job) => ({ PutRequest: { Item: toItem(job) } }));
+    const batchId = jobs[0]?.batchId;
+    if (jobs.some((job) => job.batchId !== batchId)) throw new Error('create() takes one batch or one job');
+    await this.writeAll(jobs.map((job) => toItem(job)));
+    const first = jobs[0];
+    if (batchId === undefined || first === undefined) return;
+    const batch: BatchItem = {
+      batchId,
+      groupId: first.groupId,
+      requestClusterId: first.requestClusterId,
+      jobIds: jobs
+        .map((job) => job.id)
+        .sort()
+        .reverse(),
+    };
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...batch,
+          ...batchKey(batchId),
+          gsi1pk: clusterPartition(first.groupId, first.requestClusterId),
+          gsi1sk: batchId,
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  private async writeAll(items: Record<string, unknown>[]): Promise<void> {
+    let pending = items.map((Item) => ({ PutRequest: { Item } }));
     for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
       if (attempt > 5) throw new Error('DynamoDB left restore jobs unprocessed');
+      if (attempt > 0) await sleep(50 * 2 ** attempt);
       const result = await this.db.send(
         new BatchWriteCommand({ RequestItems: { [this.tableName]: pending.slice(0, 25) } }),
       );
@@ -69,71 +108,84 @@ export class DynamoJobStore implements JobStore {
     return fromItem(result.Item);
   }
 
+  /** A job as clients may see it: a job of a batch whose creation did not complete does not exist. */
+  async getVisible(jobId: string): Promise<RestoreJob | undefined> {
+    const job = await this.get(jobId);
+    if (job?.batchId === undefined) return job;
+    return (await this.getBatch(job.batchId)) === undefined ? undefined : job;
+  }
+
+  private async getBatch(batchId: string): Promise<BatchItem | undefined> {
+    const result = await this.db.send(new GetCommand({ TableName: this.tableName, Key: batchKey(batchId) }));
+    return result.Item as BatchItem | undefined;
+  }
+
   async list(request: ListJobsRequest): Promise<ListJobsResult> {
-    const [indexName, partitionKey, sortKey, partition] =
-      request.batchId === undefined
-        ? ['gsi1', 'gsi1pk', 'gsi1sk', clusterPartition(request.groupId, request.requestClusterId)]
-        : ['gsi2', 'gsi2pk', 'gsi2sk', batchPartition(request.groupId, request.requestClusterId, request.batchId)];
-    const base: QueryCommandInput = {
-      TableName: this.tableName,
-      IndexName: indexName,
-      KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': partitionKey },
-      ExpressionAttributeValues: { ':pk': partition },
-      ScanIndexForward: false, // ObjectIds sort by creation time: newest first
-    };
     const skip = (request.pageNum - 1) * request.itemsPerPage;
+    const wanted = skip + request.itemsPerPage + 1;
+    let ids: string[];
+    let totalCount: number | undefined;
 
-    const page = async (): Promise<{ jobs: RestoreJob[]; hasNext: boolean }> => {
-      // Earlier pages are skipped reading keys only; then one more item than the page tells whether a next page exists.
-      let startKey: Record<string, unknown> | undefined;
-      let toSkip = skip;
-      while (toSkip > 0) {
-        const skipped = await this.db.send(
-          new QueryCommand({
-            ...base,
-            Limit: Math.min(toSkip, 1000),
-            ProjectionExpression: 'pk, sk, #pk, #sk',
-            ExpressionAttributeNames: { '#pk': partitionKey, '#sk': sortKey },
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        toSkip -= skipped.Items?.length ?? 0;
-        startKey = skipped.LastEvaluatedKey;
-        if (startKey === undefined) return { jobs: [], hasNext: false };
-      }
-      const jobs: RestoreJob[] = [];
-      let hasNext = false;
-      do {
-        const result = await this.db.send(
-          new QueryCommand({ ...base, Limit: request.itemsPerPage + 1 - jobs.length, ExclusiveStartKey: startKey }),
-        );
-        for (const item of result.Items ?? []) {
-          if (jobs.length === request.itemsPerPage) {
-            hasNext = true;
-            break;
-          }
-          const job = fromItem(item);
-          if (job !== undefined) jobs.push(job);
-        }
-        startKey = result.LastEvaluatedKey;
-      } while (!hasNext && startKey !== undefined);
-      return { jobs, hasNext };
-    };
-
-    const count = async (): Promise<number> => {
+    if (request.batchId !== undefined) {
+      const batch = await this.getBatch(request.batchId);
+      const mine = batch?.groupId === request.groupId && batch.requestClusterId === request.requestClusterId;
+      ids = mine ? [...batch.jobIds] : [];
+      totalCount = ids.length;
+    } else {
+      // The list index holds one entry per single job and one per batch (with its job ids): expand in order.
+      ids = [];
       let total = 0;
       let startKey: Record<string, unknown> | undefined;
       do {
-        const result = await this.db.send(new QueryCommand({ ...base, Select: 'COUNT', ExclusiveStartKey: startKey }));
-        total += result.Count ?? 0;
+        const result = await this.db.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: 'gsi1',
+            KeyConditionExpression: 'gsi1pk = :pk',
+            ExpressionAttributeValues: { ':pk': clusterPartition(request.groupId, request.requestClusterId) },
+            ProjectionExpression: 'pk, gsi1sk, jobIds',
+            ScanIndexForward: false, // ObjectIds sort by creation time: newest first
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const entry of result.Items ?? []) {
+          const entryIds = Array.isArray(entry.jobIds) ? (entry.jobIds as string[]) : [String(entry.gsi1sk)];
+          total += entryIds.length;
+          if (ids.length < wanted) ids.push(...entryIds);
+        }
         startKey = result.LastEvaluatedKey;
-      } while (startKey !== undefined);
-      return total;
-    };
+      } while (startKey !== undefined && (request.includeCount || ids.length < wanted));
+      if (request.includeCount) totalCount = total;
+    }
 
-    const [{ jobs, hasNext }, totalCount] = await Promise.all([page(), request.includeCount ? count() : undefined]);
-    return { jobs, hasNext, ...(totalCount !== undefined && { totalCount }) };
+    const pageIds = ids.slice(skip, skip + request.itemsPerPage);
+    const jobs = await this.getMany(pageIds);
+    return { jobs, hasNext: ids.length > skip + request.itemsPerPage, ...(totalCount !== undefined && { totalCount }) };
+  }
+
+  /** Jobs by id, in the order given: BatchGetItem, 100 keys a call, unprocessed keys retried. */
+  private async getMany(ids: readonly string[]): Promise<RestoreJob[]> {
+    const found = new Map<string, RestoreJob>();
+    const chunks: string[][] = [];
+    for (let i = 0; i < ids.length; i += 100) chunks.push(ids.slice(i, i + 100));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        let keys: Record<string, unknown>[] = chunk.map((id) => jobKey(id));
+        for (let attempt = 0; keys.length > 0; attempt++) {
+          if (attempt > 5) throw new Error('DynamoDB left restore jobs unread');
+          if (attempt > 0) await sleep(50 * 2 ** attempt);
+          const result = await this.db.send(
+            new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
+          );
+          for (const item of result.Responses?.[this.tableName] ?? []) {
+            const job = fromItem(item);
+            if (job !== undefined) found.set(job.id, job);
+          }
+          keys = (result.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+        }
+      }),
+    );
+    return ids.flatMap((id) => found.get(id) ?? []);
   }
 
   async transition(
@@ -185,7 +237,7 @@ export class DynamoJobStore implements JobStore {
     const finished = to.statusName !== 'IN_PROGRESS';
     return this.conditionalUpdate(jobId, {
       ConditionExpression: conditions.join(' AND '),
-      UpdateExpression: `SET ${sets.join(', ')}${finished ? ' REMOVE gsi3pk, gsi3sk' : ''}`,
+      UpdateExpression: `SET ${sets.join(', ')}${finished ? ' REMOVE gsi2pk, gsi2sk' : ''}`,
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     });
@@ -241,17 +293,19 @@ export class DynamoJobStore implements JobStore {
       const result = await this.db.send(
         new QueryCommand({
           TableName: this.tableName,
-          IndexName: 'gsi3',
-          KeyConditionExpression: 'gsi3pk = :unfinished',
+          IndexName: 'gsi2',
+          KeyConditionExpression: 'gsi2pk = :unfinished',
           ExpressionAttributeValues: { ':unfinished': 'UNFINISHED' },
-          ProjectionExpression: 'gsi3sk',
+          ProjectionExpression: 'gsi2sk',
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of result.Items ?? []) ids.push(String(item.gsi3sk));
+      for (const item of result.Items ?? []) ids.push(String(item.gsi2sk));
       startKey = result.LastEvaluatedKey;
     } while (startKey !== undefined);
-    return ids;
+    // Jobs of a batch whose creation never completed are invisible: nobody asked for them to run.
+    const visible = await Promise.all(ids.map(async (id) => ((await this.getVisible(id)) === undefined ? [] : [id])));
+    return visible.flat();
   }
 
   private async conditionalUpdate(

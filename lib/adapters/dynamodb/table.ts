@@ -4,13 +4,15 @@
  *
  * Items (pk / sk):
  * - group          GROUP#<groupId> / GROUP
- * - cluster        GROUP#<groupId> / CLUSTER#<clusterId>      (gsi1: CLUSTERNAME#<groupId>#<name> / CLUSTER)
- * - snapshot       SNAPSHOT#<snapshotId> / SNAPSHOT             (gsi1: SNAPSHOTS#<groupId>#<clusterId> / <snapshotId>)
+ * - cluster        GROUP#<groupId> / CLUSTER#<clusterId>, and GROUP#<groupId> / CLUSTERNAME#<name> (Atlas paths)
+ * - snapshot       SNAPSHOT#<snapshotId> / SNAPSHOT             (gsi1: SNAPSHOTS#<groupId>#<clusterId> / <optime>#<id>)
+ * - oplog slice    OPLOG#<groupId>#<clusterId> / <last optime>
+ * - checkpoint     CHECKPOINT#<checkpointId> / CHECKPOINT
  * - API key        APIKEY#<publicKey> / APIKEY
  * - digest nonce   NONCE#<nonce> / NONCE                        (ttl)
- * - restore job    JOB#<jobId> / JOB                            (gsi1: JOBS#<groupId>#<clusterId> / <jobId>,
- *                                                                gsi2: BATCH#<batchId> / <jobId> when batched,
- *                                                                gsi3: ACTIVE / <jobId> while the job is unfinished)
+ * - restore job    JOB#<jobId> / JOB                            (gsi1: JOBS#<groupId>#<clusterId> / <jobId> unless batched,
+ *                                                                gsi2: UNFINISHED / <jobId> while the job is unfinished)
+ * - job batch      BATCH#<batchId> / BATCH, its job ids         (gsi1: JOBS#<groupId>#<clusterId> / <batchId>)
  * ObjectIds sort by creation time, so `ScanIndexForward: false` on gsi1 lists newest first.
  */
 export const TABLE = {
@@ -20,6 +22,5 @@ export const TABLE = {
   indexes: [
     { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
     { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
-    { name: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
   ],
 } as const;

@@ -16,16 +16,21 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { Bucket, EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
+import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { DEFAULT_CROSS_STACK_REFERENCES } from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
 import { type ApiHandlerName, routes } from '../functions/routes.js';
+import { MANIFEST_PREFIX, MANIFEST_SUFFIX } from '../lib/domain/manifest.js';
 import { ENV } from '../lib/env.js';
 import { PROJECT_ROOT, RestoreFunction, type RestoreFunctionName } from './constructs/restore-function.js';
 
 /** Path of the one state machine definition (shared with the local stack). */
+/** Logical id of CDK's singleton Custom::S3BucketNotifications handler (aws-s3 notifications-resource-handler). */
+const BUCKET_NOTIFICATIONS_HANDLER_ID = 'BucketNotificationsHandler050a0587b7544547bf325f094a3db834';
+
 export const STATE_MACHINE_DEFINITION = join(PROJECT_ROOT, 'lib', 'state-machine', 'restore-job.asl.json');
 
 /** Props for {@link ServiceStack}: the stateful resources it runs against, plus tuning knobs. */
@@ -53,7 +58,7 @@ export interface ServiceStackProps extends StackProps {
 }
 
 /**
- * The stateless service: six functions, the restore job state machine and the HTTP API whose routes come from
+ * The stateless service: nine functions, the restore job state machine and the HTTP API whose routes come from
  * functions/routes.ts. Everything it stores lives in the stateful stack passed in as props.
  */
 export class ServiceStack extends Stack {
@@ -85,6 +90,18 @@ export class ServiceStack extends Stack {
     const getRestoreJob = new RestoreFunction(this, 'GetRestoreJob', { name: 'get-restore-job', logRetention })
       .bindTable(table, 'read', { recordDigestNonces: true })
       .bindSecret(secret);
+    const listSnapshots = new RestoreFunction(this, 'ListSnapshots', { name: 'list-snapshots', logRetention })
+      .bindTable(table, 'read', { recordDigestNonces: true })
+      .bindSecret(secret);
+    const getSnapshot = new RestoreFunction(this, 'GetSnapshot', { name: 'get-snapshot', logRetention })
+      .bindTable(table, 'read', { recordDigestNonces: true })
+      .bindSecret(secret);
+    // The backup side's manifests (docs/ingest.md): reads manifests/* only, registers them in the table.
+    const ingestManifest = new RestoreFunction(this, 'IngestManifest', { name: 'ingest-manifest', logRetention })
+      .bindTable(table, 'readWrite')
+      .bindBucket(ENV.snapshotBucket, snapshotBucket, 'read', { keyPrefix: MANIFEST_PREFIX });
+    this.addManifestNotification(snapshotBucket, ingestManifest);
+
     // The delivery URL (bearer token, no Digest): counts the download with a conditional write, presigns a GET of
     // the artifact, and publishes the status change when the last allowed download used the link up.
     const downloadRestoreArtifact = new RestoreFunction(this, 'DownloadRestoreArtifact', {
@@ -131,6 +148,9 @@ export class ServiceStack extends Stack {
       'download-restore-artifact': downloadRestoreArtifact,
       'restore-job-step': restoreJobStep,
       'build-restore-artifact': buildRestoreArtifact,
+      'list-snapshots': listSnapshots,
+      'get-snapshot': getSnapshot,
+      'ingest-manifest': ingestManifest,
     };
 
     const { api, stage } = this.createApi(
@@ -139,6 +159,8 @@ export class ServiceStack extends Stack {
         'get-restore-job': getRestoreJob,
         'create-restore-job': createRestoreJob,
         'download-restore-artifact': downloadRestoreArtifact,
+        'list-snapshots': listSnapshots,
+        'get-snapshot': getSnapshot,
       },
       props.apiThrottle ?? { rateLimit: 50, burstLimit: 100 },
       logRetention,
@@ -152,6 +174,35 @@ export class ServiceStack extends Stack {
     new CfnOutput(this, 'RestoreBucketName', { value: restoreBucket.bucketName });
     new CfnOutput(this, 'EventBusName', { value: eventBus.eventBusName });
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
+  }
+
+  /**
+   * S3 invokes ingest-manifest for every object created under manifests/ ending in .json. The bucket is imported
+   * here rather than used as is: a notification on the stateful stack's own Bucket would put the configuration
+   * in that stack, referencing this stack's function (a cycle between the two stacks). On an imported bucket CDK
+   * manages the configuration with a custom resource in this stack instead, and leaves notifications it did not
+   * create alone.
+   */
+  private addManifestNotification(snapshotBucket: IBucket, ingestManifest: RestoreFunction): void {
+    const bucket = Bucket.fromBucketAttributes(this, 'ManifestBucket', {
+      bucketArn: snapshotBucket.bucketArn,
+      bucketName: snapshotBucket.bucketName,
+    });
+    bucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(ingestManifest.function), {
+      prefix: MANIFEST_PREFIX,
+      suffix: MANIFEST_SUFFIX,
+    });
+    // CDK's singleton handler of Custom::S3BucketNotifications (inline code, created by the call above). It always
+    // attaches AWSLambdaBasicExecutionRole, even to a role passed in; its only other grant is
+    // s3:PutBucketNotification on the snapshot bucket.
+    const handler = this.node.tryFindChild(BUCKET_NOTIFICATIONS_HANDLER_ID);
+    if (handler === undefined) throw new Error(`CDK no longer creates ${BUCKET_NOTIFICATIONS_HANDLER_ID}`);
+    Validations.of(handler).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason:
+        "CDK's bucket notifications handler attaches this managed policy itself (even to a given role); it only " +
+        'runs during deployments to configure the snapshot bucket notification.',
+    });
   }
 
   private createStateMachine(

@@ -14,13 +14,20 @@ export type ApiHandlerName =
   | 'list-restore-jobs'
   | 'get-restore-job'
   | 'create-restore-job'
-  | 'download-restore-artifact';
+  | 'download-restore-artifact'
+  | 'list-snapshots'
+  | 'get-snapshot';
 
 /** Task functions invoked by the state machine (not routed). */
 export type TaskHandlerName = 'restore-job-step' | 'build-restore-artifact';
 
+/** Functions invoked by other AWS services (S3 event notifications; not routed). */
+export type EventHandlerName = 'ingest-manifest';
+
 const atlas = '/api/atlas/v1.0/groups/{groupId}/clusters/{clusterName}/restoreJobs';
 const opsManager = '/api/public/v1.0/groups/{groupId}/clusters/{clusterId}/restoreJobs';
+const atlasSnapshots = '/api/atlas/v1.0/groups/{groupId}/clusters/{clusterName}/snapshots';
+const opsManagerSnapshots = '/api/public/v1.0/groups/{groupId}/clusters/{clusterId}/snapshots';
 
 export const routes: readonly RouteDefinition[] = [
   { method: 'GET', path: atlas, handler: 'list-restore-jobs' },
@@ -29,5 +36,9 @@ export const routes: readonly RouteDefinition[] = [
   { method: 'GET', path: opsManager, handler: 'list-restore-jobs' },
   { method: 'POST', path: opsManager, handler: 'create-restore-job' },
   { method: 'GET', path: `${opsManager}/{jobId}`, handler: 'get-restore-job' },
+  { method: 'GET', path: atlasSnapshots, handler: 'list-snapshots' },
+  { method: 'GET', path: `${atlasSnapshots}/{snapshotId}`, handler: 'get-snapshot' },
+  { method: 'GET', path: opsManagerSnapshots, handler: 'list-snapshots' },
+  { method: 'GET', path: `${opsManagerSnapshots}/{snapshotId}`, handler: 'get-snapshot' },
   { method: 'GET', path: '/backup/restore/v2/pull/{jobId}/{token}/{fileName}', handler: 'download-restore-artifact' },
 ];

@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
+import type { S3Event } from 'aws-lambda';
 import S3rver from 's3rver';
 import { closeServer, listen, urlFor } from './http-util.js';
 
@@ -22,6 +23,17 @@ export interface LocalS3Options {
   credentials?: Readonly<Record<string, string>>;
   /** Clock for expiry checks (tests). */
   now?: () => number;
+  /** S3 event notifications (ObjectCreated), as a bucket's notification configuration would send them. */
+  notifications?: readonly LocalS3Notification[];
+}
+
+/** One ObjectCreated notification of a bucket, filtered by key prefix and suffix like S3's filter rules. */
+export interface LocalS3Notification {
+  bucket: string;
+  prefix?: string;
+  suffix?: string;
+  /** Runs after the response is sent, like S3's asynchronous Lambda invocation; a failure is only logged. */
+  invoke(event: S3Event): Promise<unknown>;
 }
 
 export interface LocalS3 {
@@ -53,11 +65,34 @@ export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
   const credentials = opts.credentials ?? LOCAL_S3_CREDENTIALS;
   const now = opts.now ?? Date.now;
 
+  const notifications = opts.notifications ?? [];
+  const pending = new Set<Promise<unknown>>();
+  const notify = (created: CreatedObject) => {
+    for (const target of notifications) {
+      if (target.bucket !== created.bucket) continue;
+      if (!created.key.startsWith(target.prefix ?? '') || !created.key.endsWith(target.suffix ?? '')) continue;
+      const invocation = target
+        .invoke(s3Event(created))
+        .catch((err: unknown) => console.error(`local S3: notification for ${created.key} failed`, err))
+        .finally(() => pending.delete(invocation));
+      pending.add(invocation);
+    }
+  };
+
   const server = createServer((req, res) => {
     authenticate(req, credentials, now()).then(
       (failure) => {
-        if (failure) sendError(req, res, failure);
-        else s3(req, res);
+        if (failure) {
+          sendError(req, res, failure);
+          return;
+        }
+        const created = notifications.length > 0 ? objectCreatedBy(req) : undefined;
+        if (created !== undefined) {
+          res.on('finish', () => {
+            if (res.statusCode === 200) notify({ ...created, etag: String(res.getHeader('etag') ?? '') });
+          });
+        }
+        s3(req, res);
       },
       (err: unknown) => {
         console.error('local S3: signature check failed', err);
@@ -66,7 +101,77 @@ export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
     );
   });
   const { port } = await listen(server, opts.port ?? 0, host);
-  return { endpoint: urlFor(host, port), close: () => closeServer(server) };
+  return {
+    endpoint: urlFor(host, port),
+    close: async () => {
+      await closeServer(server);
+      // Let notifications already sent finish while their backends are still up.
+      await Promise.allSettled([...pending]);
+    },
+  };
+}
+
+interface CreatedObject {
+  bucket: string;
+  key: string;
+  size: number;
+  etag: string;
+  eventName: 'ObjectCreated:Put' | 'ObjectCreated:Copy' | 'ObjectCreated:CompleteMultipartUpload';
+}
+
+/** The object a request creates if it succeeds (PutObject, CopyObject, CompleteMultipartUpload), path-style. */
+function objectCreatedBy(req: IncomingMessage): Omit<CreatedObject, 'etag'> | undefined {
+  const rawUrl = req.url ?? '/';
+  const queryStart = rawUrl.indexOf('?');
+  const path = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart);
+  const query = parseQuery(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1));
+  const slash = path.indexOf('/', 1);
+  if (slash === -1 || slash === path.length - 1) return undefined;
+  const bucket = safeDecode(path.slice(1, slash));
+  const key = safeDecode(path.slice(slash + 1));
+  const size = Number(req.headers['content-length'] ?? 0);
+  if (req.method === 'PUT' && !('uploadId' in query) && !('partNumber' in query)) {
+    const copy = req.headers['x-amz-copy-source'] !== undefined;
+    return { bucket, key, size: copy ? 0 : size, eventName: copy ? 'ObjectCreated:Copy' : 'ObjectCreated:Put' };
+  }
+  if (req.method === 'POST' && typeof query.uploadId === 'string') {
+    return { bucket, key, size: 0, eventName: 'ObjectCreated:CompleteMultipartUpload' };
+  }
+  return undefined;
+}
+
+/** An S3 event as AWS sends it: the key URL-encoded with `+` for spaces. */
+function s3Event(created: CreatedObject): S3Event {
+  const key = encodeURIComponent(created.key).replace(/%2F/g, '/').replace(/%20/g, '+');
+  return {
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: 'us-east-1',
+        eventTime: new Date().toISOString(),
+        eventName: created.eventName,
+        userIdentity: { principalId: 'AWS:LOCAL' },
+        requestParameters: { sourceIPAddress: '127.0.0.1' },
+        responseElements: { 'x-amz-request-id': randomBytes(8).toString('hex').toUpperCase(), 'x-amz-id-2': '' },
+        s3: {
+          s3SchemaVersion: '1.0',
+          configurationId: 'local',
+          bucket: {
+            name: created.bucket,
+            ownerIdentity: { principalId: 'LOCAL' },
+            arn: `arn:aws:s3:::${created.bucket}`,
+          },
+          object: {
+            key,
+            size: created.size,
+            eTag: created.etag.replace(/"/g, ''),
+            sequencer: Date.now().toString(16).toUpperCase().padStart(16, '0'),
+          },
+        },
+      },
+    ],
+  };
 }
 
 interface AuthFailure {

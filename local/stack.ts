@@ -1,11 +1,13 @@
 import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { MANIFEST_PREFIX, MANIFEST_SUFFIX } from '../lib/domain/manifest.js';
 import { ENV } from '../lib/env.js';
 import { type ApiGateway, startApiGateway } from './api-gateway.js';
 import { type AwsEndpoints, startAwsEndpoints } from './aws-endpoints.js';
 import { ensureTable, type LocalDynamoDb, startLocalDynamoDb } from './dynamodb.js';
-import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda.js';
+import { createHandlerLoader, jsonRoundTrip, LOCAL_ACCOUNT_ID, LOCAL_REGION, lambdaContext } from './lambda.js';
 import { type LocalS3, startLocalS3 } from './s3.js';
 
 /** Resource names of the local stack (on AWS, CDK names them). */
@@ -18,6 +20,9 @@ export const LOCAL_RESOURCES = {
   // Secret ARNs end in a 6-character suffix, which handlers must not rely on being absent.
   secretArn: `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:secret:restore-jobs-local-LoCaL1`,
 } as const;
+
+/** Functions invoked by S3 notifications are loaded from here (the API and task functions load their own). */
+const loadFunction = createHandlerLoader(join(dirname(fileURLToPath(import.meta.url)), '..', 'functions'));
 
 /** One key pair for every local service: s3rver's default, which the S3 front verifies; the others ignore it. */
 const LOCAL_ACCESS_KEY_ID = 'S3RVER';
@@ -65,6 +70,18 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       dataDir,
       buckets: [LOCAL_RESOURCES.snapshotBucket, LOCAL_RESOURCES.restoreBucket],
       credentials: { [LOCAL_ACCESS_KEY_ID]: LOCAL_SECRET_ACCESS_KEY },
+      // As cdk/service-stack.ts configures the snapshot bucket: manifests/*.json → ingest-manifest.
+      notifications: [
+        {
+          bucket: LOCAL_RESOURCES.snapshotBucket,
+          prefix: MANIFEST_PREFIX,
+          suffix: MANIFEST_SUFFIX,
+          invoke: async (event) => {
+            const handler = await loadFunction('ingest-manifest');
+            return handler(jsonRoundTrip(event), lambdaContext('ingest-manifest', 10_000));
+          },
+        },
+      ],
     });
     started.push(s3);
     const aws: AwsEndpoints = await startAwsEndpoints({

@@ -11,7 +11,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { ApiHandlerName, TaskHandlerName } from '../../functions/routes.js';
+import type { ApiHandlerName, EventHandlerName, TaskHandlerName } from '../../functions/routes.js';
 import { TABLE } from '../../lib/adapters/dynamodb/table.js';
 import { ENV } from '../../lib/env.js';
 import { acknowledgeWildcardResource } from '../nag.js';
@@ -20,7 +20,7 @@ import { acknowledgeWildcardResource } from '../nag.js';
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** A module under functions/ that exports `handler`. */
-export type RestoreFunctionName = ApiHandlerName | TaskHandlerName;
+export type RestoreFunctionName = ApiHandlerName | TaskHandlerName | EventHandlerName;
 
 /**
  * Table access: `read` is GetItem/BatchGetItem/Query/ConditionCheckItem and never writes (except Digest nonce items
@@ -43,6 +43,15 @@ export interface BindTableOptions {
    * @default false
    */
   readonly recordDigestNonces?: boolean;
+}
+
+/** Options of {@link RestoreFunction.bindBucket}. */
+export interface BindBucketOptions {
+  /**
+   * Limits the object actions to keys starting with this prefix (e.g. `manifests/`).
+   * @default - every object of the bucket
+   */
+  readonly keyPrefix?: string;
 }
 
 /** Partition key prefix of Digest nonce items (lib/adapters/dynamodb/table.ts, key-store.ts). */
@@ -231,8 +240,14 @@ export class RestoreFunction extends Construct {
   /**
    * Binds a bucket: sets `envName` to the bucket name and grants object access (see {@link BucketAccess}).
    */
-  public bindBucket(envName: BucketEnvName, bucket: IBucket, access: BucketAccess): this {
+  public bindBucket(
+    envName: BucketEnvName,
+    bucket: IBucket,
+    access: BucketAccess,
+    options: BindBucketOptions = {},
+  ): this {
     this.setEnv(envName, bucket.bucketName);
+    const objects = bucket.arnForObjects(`${options.keyPrefix ?? ''}*`);
     const read = access === 'read' || access === 'readWrite' || access === 'readDelete';
     const write = access === 'write' || access === 'readWrite';
     const remove = access === 'delete' || access === 'readDelete';
@@ -242,7 +257,7 @@ export class RestoreFunction extends Construct {
       ...(remove ? ['s3:DeleteObject'] : []),
     ];
     this.role.addToPrincipalPolicy(
-      new PolicyStatement({ effect: Effect.ALLOW, actions: objectActions, resources: [bucket.arnForObjects('*')] }),
+      new PolicyStatement({ effect: Effect.ALLOW, actions: objectActions, resources: [objects] }),
     );
     if (read) {
       this.role.addToPrincipalPolicy(
@@ -251,7 +266,7 @@ export class RestoreFunction extends Construct {
     }
     acknowledgeWildcardResource(
       this.role,
-      bucket.arnForObjects('*'),
+      objects,
       'Objects are keyed by snapshot or job id, known only at run time; the grant is limited to the object actions ' +
         `of the ${access} mode on this one bucket.`,
     );

@@ -43,6 +43,9 @@ const functionNames: readonly RestoreFunctionName[] = [
   'download-restore-artifact',
   'restore-job-step',
   'build-restore-artifact',
+  'list-snapshots',
+  'get-snapshot',
+  'ingest-manifest',
 ];
 const functionId = (name: RestoreFunctionName) =>
   service.getLogicalId(service.functions[name].function.node.defaultChild as CfnFunction);
@@ -160,6 +163,9 @@ describe('functions', () => {
       SNAPSHOT_BUCKET: snapshotBucket,
       RESTORE_BUCKET: restoreBucket,
     },
+    'list-snapshots': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
+    'get-snapshot': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
+    'ingest-manifest': { ...base, TABLE_NAME: tableName, SNAPSHOT_BUCKET: snapshotBucket },
   };
 
   it('outputs reference the stateful resources', () => {
@@ -225,10 +231,17 @@ describe('IAM', () => {
       .flatMap((r) => actionsOf(policyStatements(r)));
     expect(all.filter((a) => a.includes('*'))).toEqual([]);
     expect(all.filter((a) => /Scan|Transact/.test(a))).toEqual([]);
-    template.resourcePropertiesCountIs('AWS::IAM::Role', { ManagedPolicyArns: Match.anyValue() }, 0);
+    // The one managed policy: AWSLambdaBasicExecutionRole, which CDK's bucket notifications handler always attaches.
+    const managed = Object.entries(
+      template.findResources('AWS::IAM::Role', { Properties: { ManagedPolicyArns: Match.anyValue() } }),
+    );
+    expect(managed.map(([id]) => id)).toEqual([expect.stringMatching(/^BucketNotificationsHandler/)]);
+    expect(JSON.stringify(managed[0]?.[1].Properties.ManagedPolicyArns)).toContain(
+      'policy/service-role/AWSLambdaBasicExecutionRole',
+    );
   });
 
-  it.each(['list-restore-jobs', 'get-restore-job'] as const)(
+  it.each(['list-restore-jobs', 'get-restore-job', 'list-snapshots', 'get-snapshot'] as const)(
     '%s reads the table and may update only Digest nonce items',
     (name) => {
       const statements = statementsOf(name);
@@ -257,7 +270,7 @@ describe('IAM', () => {
     for (const write of writes) expect(actions).not.toContain(write);
   });
 
-  it.each(['create-restore-job', 'download-restore-artifact', 'restore-job-step'] as const)(
+  it.each(['create-restore-job', 'download-restore-artifact', 'restore-job-step', 'ingest-manifest'] as const)(
     '%s writes the table and its indexes by name',
     (name) => {
       const [grant] = grantsOf(statementsOf(name), 'dynamodb:UpdateItem');
@@ -292,6 +305,19 @@ describe('IAM', () => {
     expect(actionsOf(step).filter((a) => a.startsWith('s3:'))).toEqual(['s3:DeleteObject']);
   });
 
+  it('ingest-manifest reads only manifests/* of the snapshot bucket and writes no object', () => {
+    const statements = statementsOf('ingest-manifest');
+    expect(grantsOf(statements, 's3:GetObject').map((s) => s.Resource)).toEqual([
+      { 'Fn::Join': ['', [snapshotBucketArn, '/manifests/*']] },
+    ]);
+    expect(
+      actionsOf(statements)
+        .filter((a) => a.startsWith('s3:'))
+        .sort(),
+    ).toEqual(['s3:GetObject', 's3:ListBucket']);
+    expect(actionsOf(statements).filter((a) => /^(events|states|secretsmanager):/.test(a))).toEqual([]);
+  });
+
   it('only create-restore-job starts executions, only the state machine invokes task functions', () => {
     for (const name of functionNames) {
       const starts = grantsOf(statementsOf(name), 'states:StartExecution');
@@ -310,6 +336,47 @@ describe('IAM', () => {
     expect(actionsOf(statementsOfRole(roleId)).filter((a) => a.startsWith('lambda:'))).toEqual([
       'lambda:InvokeFunction',
     ]);
+  });
+});
+
+describe('manifest notification', () => {
+  it('invokes ingest-manifest for objects created under manifests/ ending in .json, on the snapshot bucket', () => {
+    template.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: importOf({ Ref: statefulId(stateful.snapshotBucket) }),
+      // Notifications this stack did not create are left alone.
+      Managed: false,
+      NotificationConfiguration: {
+        LambdaFunctionConfigurations: [
+          {
+            Events: ['s3:ObjectCreated:*'],
+            LambdaFunctionArn: getAtt(functionId('ingest-manifest')),
+            Filter: {
+              Key: {
+                FilterRules: [
+                  { Name: 'suffix', Value: '.json' },
+                  { Name: 'prefix', Value: 'manifests/' },
+                ],
+              },
+            },
+          },
+        ],
+      },
+    });
+  });
+
+  it('lets only the snapshot bucket of this account invoke ingest-manifest', () => {
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 's3.amazonaws.com',
+      FunctionName: getAtt(functionId('ingest-manifest')),
+      SourceArn: snapshotBucketArn,
+      SourceAccount: { Ref: 'AWS::AccountId' },
+    });
+  });
+
+  it('configures the notification from the service stack, so the stateful stack never references a function', () => {
+    expect(JSON.stringify(statefulTemplate.toJSON())).not.toContain('NotificationConfiguration');
+    statefulTemplate.resourceCountIs('Custom::S3BucketNotifications', 0);
   });
 });
 

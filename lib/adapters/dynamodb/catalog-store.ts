@@ -1,4 +1,12 @@
-import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { BsonTimestamp, Checkpoint, Cluster, OplogSlice, Snapshot } from '../../domain/catalog.js';
 import { optimeKey } from '../../domain/optime.js';
 import type { CatalogStore } from '../../use-cases/ports.js';
@@ -44,6 +52,31 @@ export class DynamoCatalogStore implements CatalogStore {
     return strip<Snapshot>(result.Item);
   }
 
+  /**
+   * Several snapshots by id with BatchGetItem (100 keys per request, unprocessed keys retried with backoff);
+   * missing ids are absent from the map.
+   */
+  async getSnapshots(snapshotIds: readonly string[]): Promise<Map<string, Snapshot>> {
+    const found = new Map<string, Snapshot>();
+    const unique = [...new Set(snapshotIds)];
+    for (let start = 0; start < unique.length; start += 100) {
+      let keys: Record<string, unknown>[] | undefined = unique.slice(start, start + 100).map(snapshotKey);
+      for (let attempt = 0; keys !== undefined && keys.length > 0; attempt++) {
+        if (attempt > 8) throw new Error('BatchGetItem left snapshot keys unprocessed after 8 retries');
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+        const result: BatchGetCommandOutput = await this.db.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
+        );
+        for (const item of result.Responses?.[this.tableName] ?? []) {
+          const snapshot = strip<Snapshot>(item) as Snapshot;
+          found.set(snapshot.id, snapshot);
+        }
+        keys = result.UnprocessedKeys?.[this.tableName]?.Keys;
+      }
+    }
+    return found;
+  }
+
   /** A cluster's snapshots, newest (by optime) first. */
   async listSnapshots(groupId: string, clusterId: string, request: PageRequest): Promise<Page<Snapshot>> {
     return queryPage(
@@ -62,7 +95,11 @@ export class DynamoCatalogStore implements CatalogStore {
   }
 
   /** The newest complete snapshot of a cluster whose optime is at or before `target`. */
-  async latestSnapshotAtOrBefore(groupId: string, clusterId: string, target: BsonTimestamp): Promise<Snapshot | undefined> {
+  async latestSnapshotAtOrBefore(
+    groupId: string,
+    clusterId: string,
+    target: BsonTimestamp,
+  ): Promise<Snapshot | undefined> {
     let startKey: Record<string, unknown> | undefined;
     do {
       const result = await this.db.send(
@@ -70,7 +107,10 @@ export class DynamoCatalogStore implements CatalogStore {
           TableName: this.tableName,
           IndexName: 'gsi1',
           KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk <= :upTo',
-          ExpressionAttributeValues: { ':pk': snapshotsPartition(groupId, clusterId), ':upTo': `${optimeKey(target)}#~` },
+          ExpressionAttributeValues: {
+            ':pk': snapshotsPartition(groupId, clusterId),
+            ':upTo': `${optimeKey(target)}#~`,
+          },
           ScanIndexForward: false,
           Limit: 10,
           ExclusiveStartKey: startKey,
@@ -109,7 +149,12 @@ export class DynamoCatalogStore implements CatalogStore {
    * The oplog slices of a replica set whose last optime is after `after`, oldest first, stopping at the
    * first slice that reaches `upTo` (undefined: all of them).
    */
-  async oplogSlicesAfter(groupId: string, clusterId: string, after: BsonTimestamp, upTo?: BsonTimestamp): Promise<OplogSlice[]> {
+  async oplogSlicesAfter(
+    groupId: string,
+    clusterId: string,
+    after: BsonTimestamp,
+    upTo?: BsonTimestamp,
+  ): Promise<OplogSlice[]> {
     const slices: OplogSlice[] = [];
     const upToKey = upTo === undefined ? undefined : optimeKey(upTo);
     let startKey: Record<string, unknown> | undefined;
@@ -195,6 +240,8 @@ export class DynamoCatalogStore implements CatalogStore {
   }
 
   async putCheckpoint(checkpoint: Checkpoint): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...checkpoint, ...checkpointKey(checkpoint.id) } }));
+    await this.db.send(
+      new PutCommand({ TableName: this.tableName, Item: { ...checkpoint, ...checkpointKey(checkpoint.id) } }),
+    );
   }
 }

@@ -1,0 +1,84 @@
+import type { Checkpoint, Cluster, OplogSlice, Snapshot } from '../domain/catalog.js';
+import { type Manifest, ManifestRejected } from '../domain/manifest.js';
+
+/** What registering a manifest needs from the catalog. Every write is an idempotent PutItem (S3 may redeliver). */
+export interface ManifestCatalog {
+  getClusterById(groupId: string, clusterId: string): Promise<Cluster | undefined>;
+  getClusterByName(groupId: string, name: string): Promise<Cluster | undefined>;
+  putCluster(cluster: Cluster): Promise<void>;
+  putSnapshot(snapshot: Snapshot): Promise<void>;
+  putOplogSlice(slice: OplogSlice): Promise<void>;
+  putCheckpoint(checkpoint: Checkpoint): Promise<void>;
+}
+
+export interface Registered {
+  readonly kind: Manifest['kind'];
+  readonly id: string;
+  readonly groupId: string;
+}
+
+/**
+ * Registers a parsed manifest. A manifest that contradicts the catalog (unknown cluster, parts on a replica set,
+ * a renamed cluster…) is a ManifestRejected; catalog failures propagate as they are (transient: retry).
+ */
+export async function ingestManifest(deps: { catalog: ManifestCatalog }, manifest: Manifest): Promise<Registered> {
+  const registered = { kind: manifest.kind, id: manifest.id, groupId: manifest.groupId };
+  switch (manifest.kind) {
+    case 'cluster': {
+      const { kind: _kind, ...cluster } = manifest;
+      const [byId, byName] = await Promise.all([
+        deps.catalog.getClusterById(cluster.groupId, cluster.id),
+        deps.catalog.getClusterByName(cluster.groupId, cluster.name),
+      ]);
+      // Clusters are stored by id and by name: a rename would leave the old name answering.
+      if (byId !== undefined && byId.name !== cluster.name) reject('cluster already registered under another name');
+      if (byName !== undefined && byName.id !== cluster.id) reject('cluster name already taken in the group');
+      await deps.catalog.putCluster(cluster);
+      return registered;
+    }
+    case 'snapshot': {
+      const { kind: _kind, ...fields } = manifest;
+      const cluster = await clusterOf(deps.catalog, manifest);
+      const sharded = cluster.typeName === 'SHARDED_CLUSTER';
+      if (sharded && fields.parts === undefined) reject('a sharded cluster snapshot lists its parts');
+      if (!sharded && fields.parts !== undefined) reject('only a sharded cluster snapshot has parts');
+      const members = new Set([...(cluster.shardClusterIds ?? []), ...(cluster.configServerClusterId ?? [])]);
+      if (fields.parts?.some((part) => members.size > 0 && !members.has(part.clusterId))) {
+        reject('a part names a cluster that is not a shard or config server of the cluster');
+      }
+      const replicaSetName = fields.replicaSetName ?? cluster.replicaSetName;
+      const snapshot: Snapshot = {
+        ...fields,
+        created: fields.created ?? fields.timestamp.date,
+        encryptionEnabled: fields.encryptionEnabled ?? false,
+        ...(replicaSetName !== undefined && { replicaSetName }),
+      };
+      await deps.catalog.putSnapshot(snapshot);
+      return registered;
+    }
+    case 'oplog': {
+      const { kind: _kind, ...slice } = manifest;
+      const cluster = await clusterOf(deps.catalog, manifest);
+      if (cluster.typeName === 'SHARDED_CLUSTER') reject('oplog slices belong to a replica set, not a sharded cluster');
+      await deps.catalog.putOplogSlice(slice);
+      return registered;
+    }
+    case 'checkpoint': {
+      const { kind: _kind, ...checkpoint } = manifest;
+      const cluster = await clusterOf(deps.catalog, manifest);
+      if (cluster.typeName !== 'SHARDED_CLUSTER') reject('checkpoints belong to a sharded cluster');
+      await deps.catalog.putCheckpoint(checkpoint);
+      return registered;
+    }
+  }
+}
+
+async function clusterOf(catalog: ManifestCatalog, ref: { groupId: string; clusterId: string }): Promise<Cluster> {
+  const cluster = await catalog.getClusterById(ref.groupId, ref.clusterId);
+  if (cluster === undefined) reject('unknown cluster (register it with a cluster manifest first)', 'clusterId');
+  return cluster;
+}
+
+function reject(reason: string, path?: string): never {
+  throw new ManifestRejected(reason, path === undefined ? [] : [{ path, message: reason }]);
+}

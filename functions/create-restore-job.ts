@@ -1,5 +1,6 @@
 import { errors } from '#lib/domain/errors.js';
 import { toJobView } from '#lib/domain/view.js';
+import { authorize } from '#lib/use-cases/authenticate.js';
 import { createRestoreJob } from '#lib/use-cases/create-restore-job.js';
 import { catalogStore, clock, jobStore, workflow } from './commons/deps.js';
 import { apiHandler, clusterSegment, type HttpEvent } from './commons/http.js';
@@ -19,10 +20,17 @@ function parseJsonBody(event: HttpEvent): unknown {
 }
 
 /** POST …/clusters/{cluster}/restoreJobs: answers with the list envelope, as MongoDB's clients decode it. */
-export const handler = apiHandler('createRestoreJob', async ({ event, groupId, family, baseUrl, secret, now }) => {
+export const handler = apiHandler('createRestoreJob', async ({ event, key, groupId, family, baseUrl, secret, now }) => {
   const jobs = await createRestoreJob(
     { catalog: catalogStore(), jobs: jobStore(), workflow: workflow(), clock, secret },
-    { family, groupId, cluster: clusterSegment(event), baseUrl, body: parseJsonBody(event) },
+    {
+      family,
+      groupId,
+      cluster: clusterSegment(event),
+      baseUrl,
+      body: parseJsonBody(event),
+      authorizeTargetGroup: (targetGroupId) => authorize(key, targetGroupId, 'createRestoreJob'),
+    },
   );
   const view = { baseUrl, family, secret, now };
   return {

@@ -10,8 +10,17 @@ import { DynamoKeyStore } from '#lib/adapters/dynamodb/key-store.js';
 import { createS3Client } from '#lib/adapters/s3/client.js';
 import { putSnapshotFile } from '#lib/adapters/s3/snapshot-files.js';
 import type { Role } from '#lib/auth/access.js';
-import type { BsonTimestamp, Cluster, ClusterType, Snapshot } from '#lib/domain/catalog.js';
+import type {
+  BsonTimestamp,
+  Checkpoint,
+  Cluster,
+  ClusterType,
+  OplogSlice,
+  Snapshot,
+  SnapshotPart,
+} from '#lib/domain/catalog.js';
 import { newObjectId } from '#lib/domain/object-id.js';
+import { type Optime, toBsonTimestamp } from '#lib/domain/optime.js';
 import { ENV, requireEnv } from '#lib/env.js';
 import { apiKeyRecord } from '#lib/use-cases/register-api-key.js';
 
@@ -27,16 +36,130 @@ export class CatalogAdmin {
     return id;
   }
 
-  async cluster(args: { groupId: string; name: string; typeName?: ClusterType; id?: string }): Promise<Cluster> {
+  async cluster(args: {
+    groupId: string;
+    name: string;
+    typeName?: ClusterType;
+    id?: string;
+    replicaSetName?: string;
+    parentClusterId?: string;
+  }): Promise<Cluster> {
     const cluster: Cluster = {
       id: args.id ?? newObjectId(),
       groupId: args.groupId,
       name: args.name,
       typeName: args.typeName ?? 'REPLICA_SET',
-      replicaSetName: `${args.name}-shard-0`,
+      replicaSetName: args.replicaSetName ?? `${args.name}-shard-0`,
+      ...(args.parentClusterId !== undefined && { parentClusterId: args.parentClusterId }),
     };
     await this.catalog.putCluster(cluster);
     return cluster;
+  }
+
+  /** A sharded cluster: `shards` replica sets named `<name>-shard-<n>` and a config server `<name>-config-0`. */
+  async shardedCluster(args: { groupId: string; name: string; shards: number }): Promise<{
+    cluster: Cluster;
+    shards: Cluster[];
+    configServer: Cluster;
+  }> {
+    const id = newObjectId();
+    const shards: Cluster[] = [];
+    for (let n = 0; n < args.shards; n++) {
+      const name = `${args.name}-shard-${n}`;
+      shards.push(await this.cluster({ groupId: args.groupId, name, replicaSetName: name, parentClusterId: id }));
+    }
+    const configName = `${args.name}-config-0`;
+    const configServer = await this.cluster({
+      groupId: args.groupId,
+      name: configName,
+      typeName: 'CONFIG_SERVER_REPLICA_SET',
+      replicaSetName: configName,
+      parentClusterId: id,
+    });
+    const cluster: Cluster = {
+      id,
+      groupId: args.groupId,
+      name: args.name,
+      typeName: 'SHARDED_CLUSTER',
+      shardClusterIds: shards.map((shard) => shard.id),
+      configServerClusterId: configServer.id,
+    };
+    await this.catalog.putCluster(cluster);
+    return { cluster, shards, configServer };
+  }
+
+  /** A sharded cluster snapshot: one snapshot per member (with its files), and the cluster's snapshot listing them as parts. */
+  async shardedSnapshot(args: {
+    cluster: Cluster;
+    members: readonly Cluster[];
+    timestamp: BsonTimestamp;
+    files: (member: Cluster) => readonly { name: string; body: Buffer }[];
+  }): Promise<{ snapshot: Snapshot; parts: Snapshot[] }> {
+    const parts: Snapshot[] = [];
+    for (const member of args.members) {
+      parts.push(await this.snapshot({ cluster: member, timestamp: args.timestamp, files: args.files(member) }));
+    }
+    const partRefs: SnapshotPart[] = parts.map((part, index) => {
+      const member = args.members[index] as Cluster;
+      return {
+        snapshotId: part.id,
+        clusterId: member.id,
+        replicaSetName: member.replicaSetName ?? member.name,
+        typeName: member.typeName === 'CONFIG_SERVER_REPLICA_SET' ? 'CONFIG_SERVER_REPLICA_SET' : 'REPLICA_SET',
+      };
+    });
+    const snapshot: Snapshot = {
+      id: newObjectId(Date.parse(args.timestamp.date)),
+      groupId: args.cluster.groupId,
+      clusterId: args.cluster.id,
+      timestamp: args.timestamp,
+      created: args.timestamp.date,
+      complete: true,
+      encryptionEnabled: false,
+      files: [],
+      parts: partRefs,
+    };
+    await this.catalog.putSnapshot(snapshot);
+    return { snapshot, parts };
+  }
+
+  /** Uploads oplog slices (concatenated BSON entries) under `<groupId>/<clusterId>/oplog/` and registers them. */
+  async oplog(
+    cluster: Cluster,
+    slices: readonly { after: Optime; first: Optime; last: Optime; body: Buffer; count: number }[],
+  ): Promise<OplogSlice[]> {
+    const registered: OplogSlice[] = [];
+    for (const slice of slices) {
+      const id = newObjectId();
+      const key = `${cluster.groupId}/${cluster.id}/oplog/${slice.first.t}-${slice.first.i}-${id}.bson`;
+      await putSnapshotFile(this.s3, this.snapshotBucket, key, slice.body, slice.body.length);
+      const record: OplogSlice = {
+        id,
+        groupId: cluster.groupId,
+        clusterId: cluster.id,
+        key,
+        after: toBsonTimestamp(slice.after),
+        first: toBsonTimestamp(slice.first),
+        last: toBsonTimestamp(slice.last),
+        sizeBytes: slice.body.length,
+        count: slice.count,
+      };
+      await this.catalog.putOplogSlice(record);
+      registered.push(record);
+    }
+    return registered;
+  }
+
+  async checkpoint(cluster: Cluster, timestamp: BsonTimestamp): Promise<Checkpoint> {
+    const checkpoint: Checkpoint = {
+      id: newObjectId(),
+      groupId: cluster.groupId,
+      clusterId: cluster.id,
+      timestamp,
+      completed: timestamp.date,
+    };
+    await this.catalog.putCheckpoint(checkpoint);
+    return checkpoint;
   }
 
   /** Uploads the files under `<groupId>/<clusterId>/<snapshotId>/` and registers the snapshot. */

@@ -1,8 +1,9 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import type { EventPublisher, StatusChange } from '../use-cases/ports.js';
+import type { AutomatedRestoreRequest, EventPublisher, StatusChange } from '../use-cases/ports.js';
 
 export const EVENT_SOURCE = 'restore-jobs';
 export const STATUS_CHANGE_DETAIL_TYPE = 'Restore Job Status Change';
+export const AUTOMATED_RESTORE_DETAIL_TYPE = 'Automated Restore Requested';
 
 /**
  * Publishes status changes to the service's event bus. PutEvents reports per-entry failures in a
@@ -15,21 +16,33 @@ export class EventBridgePublisher implements EventPublisher {
   ) {}
 
   async publish(changes: readonly StatusChange[]): Promise<void> {
-    for (let start = 0; start < changes.length; start += 10) {
-      const batch = changes.slice(start, start + 10);
+    await this.put(
+      changes.map((change) => ({
+        detailType: STATUS_CHANGE_DETAIL_TYPE,
+        detail: {
+          previousStatusName: change.previous.statusName,
+          previousDeliveryStatusName: change.previous.deliveryStatusName,
+          ...(change.reason !== undefined && { reason: change.reason }),
+          job: change.job,
+        },
+      })),
+    );
+  }
+
+  async publishAutomatedRestore(request: AutomatedRestoreRequest): Promise<void> {
+    await this.put([{ detailType: AUTOMATED_RESTORE_DETAIL_TYPE, detail: request }]);
+  }
+
+  private async put(events: readonly { detailType: string; detail: unknown }[]): Promise<void> {
+    for (let start = 0; start < events.length; start += 10) {
       const result = await this.client.send(
         new PutEventsCommand({
-          Entries: batch.map((change) => ({
+          Entries: events.slice(start, start + 10).map((event) => ({
             EventBusName: this.eventBusName,
             Source: EVENT_SOURCE,
-            DetailType: STATUS_CHANGE_DETAIL_TYPE,
+            DetailType: event.detailType,
             Resources: [],
-            Detail: JSON.stringify({
-              previousStatusName: change.previous.statusName,
-              previousDeliveryStatusName: change.previous.deliveryStatusName,
-              ...(change.reason !== undefined && { reason: change.reason }),
-              job: change.job,
-            }),
+            Detail: JSON.stringify(event.detail),
           })),
         }),
       );

@@ -66,6 +66,12 @@ export const errors = {
     new ApiError(404, 'SNAPSHOT_NOT_FOUND', `No snapshot with ID ${snapshotId} exists.`, [snapshotId]),
   restoreJobNotFound: (jobId: string) =>
     new ApiError(404, 'RESTORE_JOB_NOT_FOUND', `No restore job with ID ${jobId} exists.`, [jobId]),
+  invalidPitRestoreTime: (detail: string) => new ApiError(400, 'INVALID_PIT_RESTORE_TIME', detail),
+  // MongoDB's own spelling, T-zero included.
+  noSnapshotBeforePit: (detail: string) =>
+    new ApiError(400, 'UNABLE_T0_FIND_SNAPSHOT_PRIOR_TO_PIT_RESTORE_OPTIME', detail),
+  checkpointNotFound: (checkpointId: string) =>
+    new ApiError(404, 'CHECKPOINT_NOT_FOUND', `No checkpoint with ID ${checkpointId} exists.`, [checkpointId]),
   unauthorized: () => new ApiError(401, 'USER_UNAUTHORIZED', 'Current user is not authorized to perform this action.'),
   notOnAccessList: (address: string) =>
     new ApiError(

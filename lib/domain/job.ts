@@ -43,6 +43,21 @@ export interface Delivery {
   readonly tokenHash: string;
 }
 
+/** The oplog a point-in-time job replays on top of its snapshot: entries after `after`, up to and including `upTo`. */
+export interface OplogRange {
+  readonly after: BsonTimestamp;
+  readonly upTo: BsonTimestamp;
+  /** The slices (objects in the snapshot bucket) that hold those entries, in order. */
+  readonly sliceKeys: readonly string[];
+}
+
+/** Where an automated restore goes: a restore agent on the target side consumes the "Automated Restore Requested" event. */
+export interface AutomatedRestoreTarget {
+  readonly targetGroupId: string;
+  readonly targetClusterId: string;
+  readonly targetClusterName: string;
+}
+
 export interface RestoreJob {
   readonly id: string;
   readonly groupId: string;
@@ -62,6 +77,11 @@ export interface RestoreJob {
   readonly statusName: JobStatus;
   readonly delivery: Delivery;
   readonly artifact?: Artifact;
+  /** Replica set this job restores (shard or config server of a batch). */
+  readonly replicaSetName?: string;
+  readonly checkpointId?: string;
+  readonly oplog?: OplogRange;
+  readonly automatedRestore?: AutomatedRestoreTarget;
   /** Why a BROKEN job could not finish. */
   readonly failureReason?: string;
 }
@@ -89,9 +109,9 @@ export function effectiveDeliveryStatus(job: RestoreJob, now: number): DeliveryS
 }
 
 /** Artifact file name, in the shape MongoDB uses: `<cluster>-<snapshot seconds>-<job id>.tar.gz`. */
-export function artifactFileName(clusterName: string, timestamp: BsonTimestamp, jobId: string): string {
+export function artifactFileName(name: string, timestamp: BsonTimestamp, jobId: string): string {
   const seconds = Math.floor(Date.parse(timestamp.date) / 1000);
-  const safeName = clusterName.replace(/[^A-Za-z0-9_-]/g, '_');
+  const safeName = name.replace(/[^A-Za-z0-9_-]/g, '_');
   return `${safeName}-${seconds}-${jobId}.tar.gz`;
 }
 

@@ -1,5 +1,6 @@
 import { type Artifact, type RestoreJob, type Step, TRANSITIONS } from '../domain/job.js';
 import { isoSeconds } from '../domain/time.js';
+import { deliveryUrl } from '../domain/view.js';
 import type { ArtifactStore, Clock, EventPublisher, JobStore } from './ports.js';
 import { statusChange } from './status-events.js';
 import { PermanentError } from './task-errors.js';
@@ -70,7 +71,23 @@ export async function advanceRestoreJob(
         ? job.delivery.statusName
         : (transition.from.delivery ?? job.delivery.statusName),
     };
-    await deps.events.publish([statusChange(current, previous, deps.secret, now, reason ?? current.failureReason)]);
+    const change = statusChange(current, previous, deps.secret, now, reason ?? current.failureReason);
+    await deps.events.publish([change]);
+    if (input.step === 'finish' && current.automatedRestore !== undefined && current.artifact !== undefined) {
+      // The artifact of an automated restore is ready: hand it to the restore agent on the target side.
+      const { targetGroupId, targetClusterId, targetClusterName } = current.automatedRestore;
+      await deps.events.publishAutomatedRestore({
+        target: { groupId: targetGroupId, clusterId: targetClusterId, clusterName: targetClusterName },
+        job: change.job,
+        download: {
+          url: deliveryUrl(current, deps.secret, current.delivery.baseUrl),
+          fileName: current.artifact.fileName,
+          sha1: current.artifact.sha1,
+          sizeBytes: current.artifact.sizeBytes,
+          expires: current.delivery.expires ?? '',
+        },
+      });
+    }
     if (input.step === 'expire' && current.artifact !== undefined) await deps.artifacts.delete(current.artifact.key);
   } else if (input.step !== 'fail' && input.step !== 'expire') {
     // The job is somewhere this step cannot start from (for example KILLED): stop driving it.

@@ -1,9 +1,12 @@
-import { parseCreateRestoreJobBody } from '../domain/create-request.js';
+import type { Cluster } from '../domain/catalog.js';
+import { type CreateRestoreJobBody, parseCreateRestoreJobBody } from '../domain/create-request.js';
 import { deriveToken, hashToken, newTokenSalt } from '../domain/delivery-token.js';
 import { errors } from '../domain/errors.js';
-import { artifactFileName, DELIVERY_DEFAULTS, type RestoreJob } from '../domain/job.js';
+import { type AutomatedRestoreTarget, artifactFileName, DELIVERY_DEFAULTS, type RestoreJob } from '../domain/job.js';
 import { newObjectId } from '../domain/object-id.js';
+import { restoreSource } from '../domain/restore-source.js';
 import { isoSeconds } from '../domain/time.js';
+import { planRestore, type RestorePlan } from './plan-restore.js';
 import type { CatalogStore, Clock, JobStore, Workflow } from './ports.js';
 import { type ClusterRef, resolveCluster } from './resolve-cluster.js';
 
@@ -11,11 +14,15 @@ export interface CreateRestoreJobRequest extends ClusterRef {
   /** Scheme and host the request came to: the delivery URL is a URL of this API. */
   readonly baseUrl: string;
   readonly body: unknown;
+  /** Throws unless the caller may restore into that group (automated restore targets). */
+  readonly authorizeTargetGroup: (groupId: string) => void;
 }
 
 /**
- * Creates the restore job(s) for a request and starts their state machine executions. Returns the
- * jobs as written (status IN_PROGRESS, delivery NOT_STARTED).
+ * Creates the restore job(s) for a request and starts their state machine executions: one job for a
+ * replica set; for a sharded cluster one per shard plus one for the config server, sharing a batchId,
+ * written so that the batch becomes visible all at once. Returns the jobs as written (IN_PROGRESS,
+ * delivery NOT_STARTED).
  */
 export async function createRestoreJob(
   deps: { catalog: CatalogStore; jobs: JobStore; workflow: Workflow; clock: Clock; secret: string },
@@ -23,77 +30,115 @@ export async function createRestoreJob(
 ): Promise<RestoreJob[]> {
   const cluster = await resolveCluster(deps.catalog, request);
   const body = parseCreateRestoreJobBody(request.body);
-
-  const pointInTimeFields = [
-    'timestamp',
-    'pointInTimeUTCMillis',
-    'oplogTs',
-    'oplogInc',
-    'checkpointId',
-    'checkPointId',
-  ] as const;
-  const pitField = pointInTimeFields.find((name) => body[name] !== undefined);
-  if (pitField !== undefined) {
-    throw errors.invalidAttribute(
-      pitField,
-      'Point-in-time and checkpoint restores are not available on this service yet.',
-    );
-  }
-  if (body.delivery?.methodName === 'AUTOMATED_RESTORE') {
-    throw errors.invalidAttribute('delivery.methodName', 'AUTOMATED_RESTORE is not available on this service yet.');
-  }
-  if (cluster.typeName !== 'REPLICA_SET') {
-    throw errors.invalidAttribute('clusterId', 'Restores of sharded clusters are not available on this service yet.');
-  }
-  if (body.snapshotId === undefined) throw errors.missingAttribute('snapshotId');
-
-  const snapshot = await deps.catalog.getSnapshot(body.snapshotId);
-  if (snapshot === undefined || snapshot.groupId !== request.groupId || snapshot.clusterId !== cluster.id) {
-    throw errors.snapshotNotFound(body.snapshotId);
-  }
-  if (!snapshot.complete) throw errors.invalidAttribute('snapshotId', 'The snapshot is not complete yet.');
-
   const now = deps.clock.now();
+  const source = restoreSource(body, now);
+  const target = await automatedRestoreTarget(deps.catalog, body, request.authorizeTargetGroup);
+  const plans = await planRestore(deps.catalog, cluster, source);
+
+  const batchId = cluster.typeName === 'SHARDED_CLUSTER' ? newObjectId(now) : undefined;
+  const jobs = plans.map((plan) => newJob({ plan, cluster, request, body, batchId, target, now, secret: deps.secret }));
+  await deps.jobs.create(jobs);
+
+  // Batch jobs run in parallel. A job whose execution cannot start would stay IN_PROGRESS forever:
+  // it is marked broken with the reason, and the request fails.
+  const started = await Promise.allSettled(jobs.map((job) => deps.workflow.start(job.id)));
+  const failed = started.flatMap((result, index) =>
+    result.status === 'rejected' ? [{ result, job: jobs[index] }] : [],
+  );
+  for (const { job } of failed) {
+    if (job === undefined) continue;
+    await deps.jobs.transition(job.id, 'fail', {
+      failureReason: 'The restore workflow could not be started.',
+      now: new Date(deps.clock.now()).toISOString(),
+    });
+  }
+  if (failed[0] !== undefined) throw failed[0].result.reason;
+  return jobs;
+}
+
+function newJob(args: {
+  plan: RestorePlan;
+  cluster: Cluster;
+  request: CreateRestoreJobRequest;
+  body: CreateRestoreJobBody;
+  batchId: string | undefined;
+  target: AutomatedRestoreTarget | undefined;
+  now: number;
+  secret: string;
+}): RestoreJob {
+  const { plan, cluster, request, body, now } = args;
   const id = newObjectId(now);
   const defaults = DELIVERY_DEFAULTS[request.family];
   const salt = newTokenSalt();
-  const job: RestoreJob = {
+  const member = plan.cluster;
+  // Parts of a batch are named after their replica set, as MongoDB names them (Cluster0-shard-1-…).
+  const fileBase = args.batchId !== undefined ? (member.replicaSetName ?? member.name) : cluster.name;
+  return {
     id,
     groupId: request.groupId,
     requestClusterId: cluster.id,
-    clusterId: cluster.id,
+    clusterId: member.id,
     clusterName: cluster.name,
     apiFamily: request.family,
-    snapshotId: snapshot.id,
+    snapshotId: plan.snapshot.id,
+    ...(args.batchId !== undefined && { batchId: args.batchId }),
     created: isoSeconds(now),
-    timestamp: snapshot.timestamp,
-    pointInTime: false,
-    encryptionEnabled: snapshot.encryptionEnabled,
-    ...(snapshot.masterKeyUUID !== undefined && { masterKeyUUID: snapshot.masterKeyUUID }),
+    timestamp: plan.timestamp,
+    pointInTime: plan.pointInTime,
+    encryptionEnabled: plan.snapshot.encryptionEnabled,
+    ...(plan.snapshot.masterKeyUUID !== undefined && { masterKeyUUID: plan.snapshot.masterKeyUUID }),
     statusName: 'IN_PROGRESS',
     delivery: {
-      methodName: 'HTTP',
+      methodName: 'HTTP', // automated restores are delivered over HTTP too, and shown so (seed 001)
       expirationHours: body.delivery?.expirationHours ?? defaults.expirationHours,
       maxDownloads: body.delivery?.maxDownloads ?? defaults.maxDownloads,
       statusName: 'NOT_STARTED',
       downloadCount: 0,
       baseUrl: request.baseUrl,
-      fileName: artifactFileName(cluster.name, snapshot.timestamp, id),
+      fileName: artifactFileName(fileBase, plan.timestamp, id),
       tokenSalt: salt,
-      tokenHash: hashToken(deriveToken(deps.secret, id, salt)),
+      tokenHash: hashToken(deriveToken(args.secret, id, salt)),
     },
+    ...(member.replicaSetName !== undefined && { replicaSetName: member.replicaSetName }),
+    ...(plan.checkpointId !== undefined && { checkpointId: plan.checkpointId }),
+    ...(plan.oplog !== undefined && { oplog: plan.oplog }),
+    ...(args.target !== undefined && { automatedRestore: args.target }),
   };
+}
 
-  await deps.jobs.create([job]);
-  try {
-    await deps.workflow.start(job.id);
-  } catch (error) {
-    // A job nobody drives would stay IN_PROGRESS forever: record why it cannot run, then report the failure.
-    await deps.jobs.transition(job.id, 'fail', {
-      failureReason: 'The restore workflow could not be started.',
-      now: new Date(deps.clock.now()).toISOString(),
-    });
-    throw error;
+/** AUTOMATED_RESTORE names a target cluster the caller may write to. */
+async function automatedRestoreTarget(
+  catalog: CatalogStore,
+  body: CreateRestoreJobBody,
+  authorize: (groupId: string) => void,
+): Promise<AutomatedRestoreTarget | undefined> {
+  const delivery = body.delivery;
+  if (delivery?.methodName !== 'AUTOMATED_RESTORE') {
+    for (const name of ['targetGroupId', 'targetClusterName', 'targetClusterId'] as const) {
+      if (delivery?.[name] !== undefined) {
+        throw errors.invalidAttribute(`delivery.${name}`, 'It is for delivery.methodName AUTOMATED_RESTORE only.');
+      }
+    }
+    return undefined;
   }
-  return [job];
+  const groupId = delivery.targetGroupId;
+  if (groupId === undefined) throw errors.missingAttribute('delivery.targetGroupId');
+  if (delivery.targetClusterName === undefined && delivery.targetClusterId === undefined) {
+    throw errors.missingAttribute('delivery.targetClusterName');
+  }
+  // The caller must be allowed to restore into the target group before learning anything about it.
+  authorize(groupId);
+  const byId =
+    delivery.targetClusterId !== undefined
+      ? await catalog.getClusterById(groupId, delivery.targetClusterId)
+      : undefined;
+  const byName =
+    delivery.targetClusterName !== undefined
+      ? await catalog.getClusterByName(groupId, delivery.targetClusterName)
+      : undefined;
+  const target = byId ?? byName;
+  if (target === undefined || (byId !== undefined && byName !== undefined && byId.id !== byName.id)) {
+    throw errors.clusterNotFound(delivery.targetClusterName ?? delivery.targetClusterId ?? '', groupId);
+  }
+  return { targetGroupId: groupId, targetClusterId: target.id, targetClusterName: target.name };
 }

@@ -5,7 +5,7 @@
 
 import type { Role } from '../auth/access.js';
 import type { DigestAlgorithm } from '../auth/digest.js';
-import type { Cluster, Snapshot } from '../domain/catalog.js';
+import type { BsonTimestamp, Checkpoint, Cluster, OplogSlice, Snapshot } from '../domain/catalog.js';
 import type { Artifact, DeliveryStatus, JobStatus, RestoreJob, Step } from '../domain/job.js';
 import type { RestoreJobView } from '../domain/view.js';
 
@@ -31,6 +31,16 @@ export interface CatalogStore {
   getClusterById(groupId: string, clusterId: string): Promise<Cluster | undefined>;
   getClusterByName(groupId: string, name: string): Promise<Cluster | undefined>;
   getSnapshot(snapshotId: string): Promise<Snapshot | undefined>;
+  /** The newest complete snapshot of a replica set at or before `target`. */
+  latestSnapshotAtOrBefore(groupId: string, clusterId: string, target: BsonTimestamp): Promise<Snapshot | undefined>;
+  /** A replica set's oplog slices ending after `after`, oldest first, up to the first that reaches `upTo`. */
+  oplogSlicesAfter(
+    groupId: string,
+    clusterId: string,
+    after: BsonTimestamp,
+    upTo?: BsonTimestamp,
+  ): Promise<OplogSlice[]>;
+  getCheckpoint(checkpointId: string): Promise<Checkpoint | undefined>;
 }
 
 export interface ListJobsRequest {
@@ -88,9 +98,23 @@ export interface StatusChange {
   readonly reason?: string;
 }
 
+/** The hook for a restore agent on the target side: the artifact of an automated restore is ready. */
+export interface AutomatedRestoreRequest {
+  readonly target: { readonly groupId: string; readonly clusterId: string; readonly clusterName: string };
+  readonly job: RestoreJobView;
+  readonly download: {
+    readonly url: string;
+    readonly fileName: string;
+    readonly sha1: string;
+    readonly sizeBytes: number;
+    readonly expires: string;
+  };
+}
+
 export interface EventPublisher {
   /** Publishes status changes; rejects when any entry failed (never drops one silently). */
   publish(changes: readonly StatusChange[]): Promise<void>;
+  publishAutomatedRestore(request: AutomatedRestoreRequest): Promise<void>;
 }
 
 export interface ArtifactStore {

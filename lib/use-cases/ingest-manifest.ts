@@ -42,7 +42,8 @@ export async function ingestManifest(deps: { catalog: ManifestCatalog }, manifes
       const sharded = cluster.typeName === 'SHARDED_CLUSTER';
       if (sharded && fields.parts === undefined) reject('a sharded cluster snapshot lists its parts');
       if (!sharded && fields.parts !== undefined) reject('only a sharded cluster snapshot has parts');
-      const members = new Set([...(cluster.shardClusterIds ?? []), ...(cluster.configServerClusterId ?? [])]);
+      const members = new Set(cluster.shardClusterIds);
+      if (cluster.configServerClusterId !== undefined) members.add(cluster.configServerClusterId);
       if (fields.parts?.some((part) => members.size > 0 && !members.has(part.clusterId))) {
         reject('a part names a cluster that is not a shard or config server of the cluster');
       }

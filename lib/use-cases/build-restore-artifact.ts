@@ -1,3 +1,4 @@
+import { restoreReadme } from '../artifact/oplog.js';
 import type { Artifact } from '../domain/job.js';
 import type { ArtifactStore, CatalogStore, JobStore } from './ports.js';
 import { isTransient, PermanentError, TransientError } from './task-errors.js';
@@ -20,7 +21,24 @@ export async function buildRestoreArtifact(
 
   const key = `restores/${job.groupId}/${job.id}/${job.delivery.fileName}`;
   try {
-    const written = await deps.artifacts.write({ files: snapshot.files, key });
+    const oplog = job.oplog;
+    const written = await deps.artifacts.write({
+      files: snapshot.files,
+      key,
+      ...(oplog !== undefined && {
+        oplog: {
+          ...oplog,
+          readme: (entries: number) =>
+            restoreReadme({
+              clusterName: job.clusterName,
+              ...(job.replicaSetName !== undefined && { replicaSetName: job.replicaSetName }),
+              snapshotTimestamp: snapshot.timestamp,
+              target: oplog.upTo,
+              entries,
+            }),
+        },
+      }),
+    });
     return { key, fileName: job.delivery.fileName, ...written };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

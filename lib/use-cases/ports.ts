@@ -6,7 +6,7 @@
 import type { Role } from '../auth/access.js';
 import type { DigestAlgorithm } from '../auth/digest.js';
 import type { BsonTimestamp, Checkpoint, Cluster, OplogSlice, Snapshot } from '../domain/catalog.js';
-import type { Artifact, DeliveryStatus, JobStatus, RestoreJob, Step } from '../domain/job.js';
+import type { Artifact, DeliveryStatus, JobStatus, OplogRange, RestoreJob, Step } from '../domain/job.js';
 import type { RestoreJobView } from '../domain/view.js';
 
 export interface ApiKey {
@@ -118,7 +118,15 @@ export interface EventPublisher {
 }
 
 export interface ArtifactStore {
-  write(args: { files: Snapshot['files']; key: string }): Promise<{ sha1: string; sizeBytes: number }>;
+  /**
+   * Writes the job's .tar.gz: the snapshot's files and, for a point in time, `oplog.bson` (the
+   * entries after `oplog.after` up to and including `oplog.upTo`) with a RESTORE.md.
+   */
+  write(args: {
+    files: Snapshot['files'];
+    key: string;
+    oplog?: OplogRange & { readme: (entries: number) => string };
+  }): Promise<{ sha1: string; sizeBytes: number }>;
   /** A short-lived presigned GET URL that downloads as `fileName`. */
   presignDownload(key: string, fileName: string): Promise<string>;
   delete(key: string): Promise<void>;

@@ -13,14 +13,24 @@ export class S3RestoreArtifacts implements ArtifactStore {
     private readonly buckets: { restores: string; snapshots: () => string },
   ) {}
 
-  write(args: Parameters<ArtifactStore['write']>[0]): ReturnType<ArtifactStore['write']> {
-    return writeArtifact({
+  async write(args: Parameters<ArtifactStore['write']>[0]): ReturnType<ArtifactStore['write']> {
+    const { oplog } = args;
+    const written = await writeArtifact({
       s3: this.s3,
       sourceBucket: this.buckets.snapshots(),
       files: args.files,
       targetBucket: this.buckets.restores,
       targetKey: args.key,
+      ...(oplog !== undefined && {
+        oplog: {
+          slices: oplog.sliceKeys.map((key) => ({ key })),
+          after: oplog.after,
+          upTo: oplog.upTo,
+          readme: oplog.readme,
+        },
+      }),
     });
+    return { sha1: written.sha1, sizeBytes: written.sizeBytes };
   }
 
   presignDownload(key: string, fileName: string): Promise<string> {

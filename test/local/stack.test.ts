@@ -29,7 +29,7 @@ describe('startLocalStack', () => {
     const { Table } = await new DynamoDBClient({}).send(
       new DescribeTableCommand({ TableName: process.env.TABLE_NAME }),
     );
-    expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual(['gsi1', 'gsi2', 'gsi3']);
+    expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual(['gsi1', 'gsi2']);
 
     const s3 = new S3Client({ forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true' });
     const { Buckets } = await s3.send(new ListBucketsCommand({}));

@@ -99,8 +99,15 @@ export class CatalogAdmin {
     for (const member of args.members) {
       parts.push(await this.snapshot({ cluster: member, timestamp: args.timestamp, files: args.files(member) }));
     }
+    return { snapshot: await this.clusterSnapshot(args.cluster, args.members, parts), parts };
+  }
+
+  /** Registers a sharded cluster's snapshot made of its members' snapshots (`parts[i]` is `members[i]`'s). */
+  async clusterSnapshot(cluster: Cluster, members: readonly Cluster[], parts: readonly Snapshot[]): Promise<Snapshot> {
+    const first = parts[0];
+    if (first === undefined || parts.length !== members.length) throw new Error('one part per member');
     const partRefs: SnapshotPart[] = parts.map((part, index) => {
-      const member = args.members[index] as Cluster;
+      const member = members[index] as Cluster;
       return {
         snapshotId: part.id,
         clusterId: member.id,
@@ -109,18 +116,18 @@ export class CatalogAdmin {
       };
     });
     const snapshot: Snapshot = {
-      id: newObjectId(Date.parse(args.timestamp.date)),
-      groupId: args.cluster.groupId,
-      clusterId: args.cluster.id,
-      timestamp: args.timestamp,
-      created: args.timestamp.date,
+      id: newObjectId(Date.parse(first.timestamp.date)),
+      groupId: cluster.groupId,
+      clusterId: cluster.id,
+      timestamp: first.timestamp,
+      created: first.timestamp.date,
       complete: true,
       encryptionEnabled: false,
       files: [],
       parts: partRefs,
     };
     await this.catalog.putSnapshot(snapshot);
-    return { snapshot, parts };
+    return snapshot;
   }
 
   /** Uploads oplog slices (concatenated BSON entries) under `<groupId>/<clusterId>/oplog/` and registers them. */

@@ -2,21 +2,36 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isoSeconds } from '#lib/domain/time.js';
+import type { BsonTimestamp, Cluster } from '#lib/domain/catalog.js';
+import { compareTimestamps, toBsonTimestamp } from '#lib/domain/optime.js';
 import { CatalogAdmin } from './catalog-admin.js';
-import { generateSnapshotFiles } from './demo-data.js';
+import { recordHistory } from './demo-history.js';
+
+interface DemoCluster {
+  id: string;
+  name: string;
+  typeName: string;
+  snapshotIds: string[];
+  /** The optimes a point-in-time restore may target. */
+  pitWindow: { start: string; end: string };
+  shardClusterIds?: string[];
+  configServerClusterId?: string;
+  checkpointIds?: string[];
+}
 
 export interface DemoFile {
   baseUrl: string;
   publicKey: string;
   privateKey: string;
   groupId: string;
-  clusters: { id: string; name: string; typeName: string; snapshotIds: string[] }[];
+  clusters: DemoCluster[];
 }
 
 /**
- * Seeds the demo on first start: one group, an owner API key limited to loopback, a replica set with
- * two snapshots of generated data. Later starts reuse `${DATA_DIR}/demo.json` (refreshing its baseUrl).
+ * Seeds the demo on first start: one group and an owner API key limited to loopback; a replica set
+ * `Cluster0` with snapshots 12 and 6 hours old of generated data and oplog from the first snapshot
+ * until now; a sharded cluster `Cluster1` (two shards and a config server) with a snapshot, oplog for
+ * every member and a checkpoint. Later starts reuse `${DATA_DIR}/demo.json` (refreshing its baseUrl).
  */
 export async function seedDemo(stack: { baseUrl: string; dataDir: string }): Promise<DemoFile> {
   const path = join(stack.dataDir, 'demo.json');
@@ -29,33 +44,60 @@ export async function seedDemo(stack: { baseUrl: string; dataDir: string }): Pro
 
   const admin = new CatalogAdmin();
   const groupId = await admin.group('Demo Project');
-  const cluster = await admin.cluster({ groupId, name: 'Cluster0' });
   const now = Date.now();
-  const snapshotIds: string[] = [];
-  for (const hoursAgo of [12, 6]) {
-    const snapshot = await admin.snapshot({
-      cluster,
-      timestamp: { date: isoSeconds(now - hoursAgo * 3600 * 1000), increment: 1 },
-      files: generateSnapshotFiles(`${cluster.id}-${hoursAgo}`, 2 * 1024 * 1024),
-    });
-    snapshotIds.push(snapshot.id);
+
+  const replicaSet = await admin.cluster({ groupId, name: 'Cluster0' });
+  const history = await recordHistory(admin, replicaSet, {
+    snapshotHoursAgo: [12, 6],
+    until: now,
+    secondsBetween: 20,
+    snapshotBytes: 2 * 1024 * 1024,
+  });
+
+  const sharded = await admin.shardedCluster({ groupId, name: 'Cluster1', shards: 2 });
+  const members = [...sharded.shards, sharded.configServer];
+  const histories = [];
+  for (const member of members) {
+    histories.push(await recordHistory(admin, member, { snapshotHoursAgo: [6], until: now, snapshotBytes: 512 * 1024 }));
   }
+  const clusterSnapshot = await admin.clusterSnapshot(
+    sharded.cluster,
+    members,
+    histories.map((memberHistory) => memberHistory.snapshots[0]).filter((snapshot) => snapshot !== undefined),
+  );
+  const checkpoint = await admin.checkpoint(sharded.cluster, toBsonTimestamp({ t: Math.floor(now / 1000) - 3 * 3600, i: 0 }));
+
   // Public keys look like MongoDB's (8 lower-case letters); private keys are UUIDs.
   const publicKey = Array.from(randomBytes(8), (byte) => String.fromCharCode(97 + (byte % 26))).join('');
   const privateKey = randomUUID();
-  await admin.apiKey({
-    publicKey,
-    privateKey,
-    accessList: ['127.0.0.1/32', '::1/128'],
-    roles: { [groupId]: 'GROUP_OWNER' },
-  });
+  await admin.apiKey({ publicKey, privateKey, accessList: ['127.0.0.1/32', '::1/128'], roles: { [groupId]: 'GROUP_OWNER' } });
+
+  const window = (all: { snapshots: { timestamp: BsonTimestamp }[]; slices: { last: BsonTimestamp }[] }[]) => {
+    // A sharded cluster can be restored to an optime every member can reach.
+    const starts = all.map((one) => one.snapshots[0]?.timestamp).filter((t) => t !== undefined);
+    const ends = all.map((one) => one.slices.at(-1)?.last).filter((t) => t !== undefined);
+    const latest = (list: BsonTimestamp[]) => list.reduce((a, b) => (compareTimestamps(a, b) >= 0 ? a : b));
+    const earliest = (list: BsonTimestamp[]) => list.reduce((a, b) => (compareTimestamps(a, b) <= 0 ? a : b));
+    return { start: latest(starts).date, end: earliest(ends).date };
+  };
+  const describe = (cluster: Cluster) => ({ id: cluster.id, name: cluster.name, typeName: cluster.typeName });
 
   const demo: DemoFile = {
     baseUrl: stack.baseUrl,
     publicKey,
     privateKey,
     groupId,
-    clusters: [{ id: cluster.id, name: cluster.name, typeName: cluster.typeName, snapshotIds }],
+    clusters: [
+      { ...describe(replicaSet), snapshotIds: history.snapshots.map((snapshot) => snapshot.id), pitWindow: window([history]) },
+      {
+        ...describe(sharded.cluster),
+        snapshotIds: [clusterSnapshot.id],
+        pitWindow: window(histories),
+        shardClusterIds: sharded.shards.map((shard) => shard.id),
+        configServerClusterId: sharded.configServer.id,
+        checkpointIds: [checkpoint.id],
+      },
+    ],
   };
   await writeFile(path, `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });
   return demo;

@@ -51,14 +51,29 @@ describe('npm start', () => {
 
     // Assess: demo.json and the printed example
     expect(demo).toMatchObject({ baseUrl: first.baseUrl, groupId: expect.stringMatching(/^[0-9a-f]{24}$/) });
+    const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const objectId = expect.stringMatching(/^[0-9a-f]{24}$/);
     expect(demo.clusters).toEqual([
       {
-        id: expect.stringMatching(/^[0-9a-f]{24}$/),
+        id: objectId,
         name: 'Cluster0',
         typeName: 'REPLICA_SET',
-        snapshotIds: [expect.any(String), expect.any(String)],
+        snapshotIds: [objectId, objectId],
+        pitWindow: { start: iso, end: iso },
+      },
+      {
+        id: objectId,
+        name: 'Cluster1',
+        typeName: 'SHARDED_CLUSTER',
+        snapshotIds: [objectId],
+        pitWindow: { start: iso, end: iso },
+        shardClusterIds: [objectId, objectId],
+        configServerClusterId: objectId,
+        checkpointIds: [objectId],
       },
     ]);
+    // The replica set can be restored to any optime in its window: 12 hours of oplog
+    expect(Date.parse(demo.clusters[0].pitWindow.end) - Date.parse(demo.clusters[0].pitWindow.start)).toBeGreaterThan(11 * 3600_000);
     expect(first.output()).toContain('curl --user');
     expect(first.output()).toContain('--digest');
 
@@ -73,6 +88,16 @@ describe('npm start', () => {
       if (job.statusName === 'FINISHED') break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    // A point-in-time restore of the sharded cluster, in the middle of its window
+    const sharded = demo.clusters[1];
+    const middle = Math.floor((Date.parse(sharded.pitWindow.start) + Date.parse(sharded.pitWindow.end)) / 2000);
+    const batch = await client.request('POST', `/api/atlas/v1.0/groups/${demo.groupId}/clusters/Cluster1/restoreJobs`, {
+      delivery: { methodName: 'HTTP' },
+      oplogTs: String(middle),
+      oplogInc: 1,
+    });
+    expect(batch.status, batch.text).toBe(200);
+    expect((batch.json() as Json).totalCount).toBe(3);
     expect(await stop(first.child)).toBe(0);
 
     // Act: second start on the same data

@@ -12,10 +12,18 @@ import { generateOplog, type OplogEntry, sliceOplog } from './oplog-data.js';
 export async function recordHistory(
   admin: CatalogAdmin,
   cluster: Cluster,
-  args: { snapshotHoursAgo: readonly number[]; until: number; secondsBetween?: number; snapshotBytes?: number; skipSlice?: number },
+  args: {
+    snapshotHoursAgo: readonly number[];
+    until: number;
+    secondsBetween?: number;
+    snapshotBytes?: number;
+    skipSlice?: number;
+  },
 ): Promise<{ snapshots: Snapshot[]; entries: OplogEntry[]; slices: OplogSlice[] }> {
   const untilSeconds = Math.floor(args.until / 1000);
-  const times = [...args.snapshotHoursAgo].sort((a, b) => b - a).map((hours) => untilSeconds - Math.round(hours * 3600));
+  const times = [...args.snapshotHoursAgo]
+    .sort((a, b) => b - a)
+    .map((hours) => untilSeconds - Math.round(hours * 3600));
   const snapshots: Snapshot[] = [];
   for (const t of times) {
     snapshots.push(
@@ -30,7 +38,12 @@ export async function recordHistory(
   if (first === undefined) return { snapshots, entries: [], slices: [] };
   const start: Optime = { t: first, i: 1 };
   const step = args.secondsBetween ?? 40;
-  const generated = generateOplog({ start, count: 3 * Math.ceil((untilSeconds - first) / step), secondsBetween: step, seed: cluster.id });
+  const generated = generateOplog({
+    start,
+    count: 3 * Math.ceil((untilSeconds - first) / step),
+    secondsBetween: step,
+    seed: cluster.id,
+  });
   // Never an entry after `until`.
   const entries = generated.entries.filter((entry) => entry.ts.t <= untilSeconds);
   const slices = await admin.oplog(

@@ -58,19 +58,29 @@ export async function seedDemo(stack: { baseUrl: string; dataDir: string }): Pro
   const members = [...sharded.shards, sharded.configServer];
   const histories = [];
   for (const member of members) {
-    histories.push(await recordHistory(admin, member, { snapshotHoursAgo: [6], until: now, snapshotBytes: 512 * 1024 }));
+    histories.push(
+      await recordHistory(admin, member, { snapshotHoursAgo: [6], until: now, snapshotBytes: 512 * 1024 }),
+    );
   }
   const clusterSnapshot = await admin.clusterSnapshot(
     sharded.cluster,
     members,
     histories.map((memberHistory) => memberHistory.snapshots[0]).filter((snapshot) => snapshot !== undefined),
   );
-  const checkpoint = await admin.checkpoint(sharded.cluster, toBsonTimestamp({ t: Math.floor(now / 1000) - 3 * 3600, i: 0 }));
+  const checkpoint = await admin.checkpoint(
+    sharded.cluster,
+    toBsonTimestamp({ t: Math.floor(now / 1000) - 3 * 3600, i: 0 }),
+  );
 
   // Public keys look like MongoDB's (8 lower-case letters); private keys are UUIDs.
   const publicKey = Array.from(randomBytes(8), (byte) => String.fromCharCode(97 + (byte % 26))).join('');
   const privateKey = randomUUID();
-  await admin.apiKey({ publicKey, privateKey, accessList: ['127.0.0.1/32', '::1/128'], roles: { [groupId]: 'GROUP_OWNER' } });
+  await admin.apiKey({
+    publicKey,
+    privateKey,
+    accessList: ['127.0.0.1/32', '::1/128'],
+    roles: { [groupId]: 'GROUP_OWNER' },
+  });
 
   const window = (all: { snapshots: { timestamp: BsonTimestamp }[]; slices: { last: BsonTimestamp }[] }[]) => {
     // A sharded cluster can be restored to an optime every member can reach.
@@ -88,7 +98,11 @@ export async function seedDemo(stack: { baseUrl: string; dataDir: string }): Pro
     privateKey,
     groupId,
     clusters: [
-      { ...describe(replicaSet), snapshotIds: history.snapshots.map((snapshot) => snapshot.id), pitWindow: window([history]) },
+      {
+        ...describe(replicaSet),
+        snapshotIds: history.snapshots.map((snapshot) => snapshot.id),
+        pitWindow: window([history]),
+      },
       {
         ...describe(sharded.cluster),
         snapshotIds: [clusterSnapshot.id],

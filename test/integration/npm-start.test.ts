@@ -73,7 +73,9 @@ describe('npm start', () => {
       },
     ]);
     // The replica set can be restored to any optime in its window: 12 hours of oplog
-    expect(Date.parse(demo.clusters[0].pitWindow.end) - Date.parse(demo.clusters[0].pitWindow.start)).toBeGreaterThan(11 * 3600_000);
+    expect(Date.parse(demo.clusters[0].pitWindow.end) - Date.parse(demo.clusters[0].pitWindow.start)).toBeGreaterThan(
+      11 * 3600_000,
+    );
     expect(first.output()).toContain('curl --user');
     expect(first.output()).toContain('--digest');
 

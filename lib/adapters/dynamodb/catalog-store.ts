@@ -1,15 +1,8 @@
-import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
-  BatchWriteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { BsonTimestamp, Checkpoint, Cluster, OplogSlice, Snapshot } from '../../domain/catalog.js';
 import { optimeKey } from '../../domain/optime.js';
 import type { CatalogStore } from '../../use-cases/ports.js';
+import { batchGetAll, batchPutAll } from './batch.js';
 import { type Page, type PageRequest, queryPage } from './paging.js';
 
 const clusterById = (groupId: string, clusterId: string) => ({ pk: `GROUP#${groupId}`, sk: `CLUSTER#${clusterId}` });
@@ -52,29 +45,10 @@ export class DynamoCatalogStore implements CatalogStore {
     return strip<Snapshot>(result.Item);
   }
 
-  /**
-   * Several snapshots by id with BatchGetItem (100 keys per request, unprocessed keys retried with backoff);
-   * missing ids are absent from the map.
-   */
+  /** Several snapshots by id; missing ids are absent from the map. */
   async getSnapshots(snapshotIds: readonly string[]): Promise<Map<string, Snapshot>> {
-    const found = new Map<string, Snapshot>();
-    const unique = [...new Set(snapshotIds)];
-    for (let start = 0; start < unique.length; start += 100) {
-      let keys: Record<string, unknown>[] | undefined = unique.slice(start, start + 100).map(snapshotKey);
-      for (let attempt = 0; keys !== undefined && keys.length > 0; attempt++) {
-        if (attempt > 8) throw new Error('BatchGetItem left snapshot keys unprocessed after 8 retries');
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
-        const result: BatchGetCommandOutput = await this.db.send(
-          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
-        );
-        for (const item of result.Responses?.[this.tableName] ?? []) {
-          const snapshot = strip<Snapshot>(item) as Snapshot;
-          found.set(snapshot.id, snapshot);
-        }
-        keys = result.UnprocessedKeys?.[this.tableName]?.Keys;
-      }
-    }
-    return found;
+    const items = await batchGetAll(this.db, this.tableName, [...new Set(snapshotIds)].map(snapshotKey));
+    return new Map(items.map((item) => strip<Snapshot>(item) as Snapshot).map((snapshot) => [snapshot.id, snapshot]));
   }
 
   /** A cluster's snapshots, newest (by optime) first. */
@@ -123,28 +97,6 @@ export class DynamoCatalogStore implements CatalogStore {
     return undefined;
   }
 
-  /** The oldest complete snapshot of a cluster (the start of its point-in-time window). */
-  async oldestSnapshot(groupId: string, clusterId: string): Promise<Snapshot | undefined> {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const result = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'gsi1',
-          KeyConditionExpression: 'gsi1pk = :pk',
-          ExpressionAttributeValues: { ':pk': snapshotsPartition(groupId, clusterId) },
-          ScanIndexForward: true,
-          Limit: 10,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      const complete = (result.Items ?? []).map((item) => strip<Snapshot>(item)).find((snapshot) => snapshot?.complete);
-      if (complete !== undefined) return complete;
-      startKey = result.LastEvaluatedKey;
-    } while (startKey !== undefined);
-    return undefined;
-  }
-
   /**
    * The oplog slices of a replica set whose last optime is after `after`, oldest first, stopping at the
    * first slice that reaches `upTo` (undefined: all of them).
@@ -178,20 +130,6 @@ export class DynamoCatalogStore implements CatalogStore {
     return slices;
   }
 
-  /** The newest oplog slice of a replica set (the end of its point-in-time window). */
-  async latestOplogSlice(groupId: string, clusterId: string): Promise<OplogSlice | undefined> {
-    const result = await this.db.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': oplogPartition(groupId, clusterId) },
-        ScanIndexForward: false,
-        Limit: 1,
-      }),
-    );
-    return strip<OplogSlice>(result.Items?.[0]);
-  }
-
   async getCheckpoint(checkpointId: string): Promise<Checkpoint | undefined> {
     const result = await this.db.send(new GetCommand({ TableName: this.tableName, Key: checkpointKey(checkpointId) }));
     return strip<Checkpoint>(result.Item);
@@ -204,16 +142,10 @@ export class DynamoCatalogStore implements CatalogStore {
   }
 
   async putCluster(cluster: Cluster): Promise<void> {
-    await this.db.send(
-      new BatchWriteCommand({
-        RequestItems: {
-          [this.tableName]: [
-            { PutRequest: { Item: { ...cluster, ...clusterById(cluster.groupId, cluster.id) } } },
-            { PutRequest: { Item: { ...cluster, ...clusterByName(cluster.groupId, cluster.name) } } },
-          ],
-        },
-      }),
-    );
+    await batchPutAll(this.db, this.tableName, [
+      { ...cluster, ...clusterById(cluster.groupId, cluster.id) },
+      { ...cluster, ...clusterByName(cluster.groupId, cluster.name) },
+    ]);
   }
 
   async putSnapshot(snapshot: Snapshot): Promise<void> {

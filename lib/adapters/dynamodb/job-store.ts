@@ -1,7 +1,5 @@
 import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
-  BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -11,6 +9,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { type RestoreJob, type Step, TRANSITIONS } from '../../domain/job.js';
 import type { Conditional, JobStore, ListJobsRequest, ListJobsResult } from '../../use-cases/ports.js';
+import { batchGetAll, batchPutAll } from './batch.js';
 
 const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'ttl'] as const;
 
@@ -50,8 +49,6 @@ function fromItem(item: Record<string, unknown> | undefined): RestoreJob | undef
   return job as unknown as RestoreJob;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Restore jobs in the single table (see table.ts). Every access is GetItem, Query or a conditional write. */
 export class DynamoJobStore implements JobStore {
   constructor(
@@ -62,7 +59,11 @@ export class DynamoJobStore implements JobStore {
   async create(jobs: readonly RestoreJob[]): Promise<void> {
     const batchId = jobs[0]?.batchId;
     if (jobs.some((job) => job.batchId !== batchId)) throw new Error('create() takes one batch or one job');
-    await this.writeAll(jobs.map((job) => toItem(job)));
+    await batchPutAll(
+      this.db,
+      this.tableName,
+      jobs.map((job) => toItem(job)),
+    );
     const first = jobs[0];
     if (batchId === undefined || first === undefined) return;
     const batch: BatchItem = {
@@ -86,19 +87,6 @@ export class DynamoJobStore implements JobStore {
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
-  }
-
-  private async writeAll(items: Record<string, unknown>[]): Promise<void> {
-    let pending = items.map((Item) => ({ PutRequest: { Item } }));
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 5) throw new Error('DynamoDB left restore jobs unprocessed');
-      if (attempt > 0) await sleep(50 * 2 ** attempt);
-      const result = await this.db.send(
-        new BatchWriteCommand({ RequestItems: { [this.tableName]: pending.slice(0, 25) } }),
-      );
-      const unprocessed = result.UnprocessedItems?.[this.tableName] ?? [];
-      pending = [...(unprocessed as typeof pending), ...pending.slice(25)];
-    }
   }
 
   async get(jobId: string): Promise<RestoreJob | undefined> {
@@ -163,28 +151,14 @@ export class DynamoJobStore implements JobStore {
     return { jobs, hasNext: ids.length > skip + request.itemsPerPage, ...(totalCount !== undefined && { totalCount }) };
   }
 
-  /** Jobs by id, in the order given: BatchGetItem, 100 keys a call, unprocessed keys retried. */
+  /** Jobs by id, in the order given. */
   private async getMany(ids: readonly string[]): Promise<RestoreJob[]> {
-    const found = new Map<string, RestoreJob>();
-    const chunks: string[][] = [];
-    for (let i = 0; i < ids.length; i += 100) chunks.push(ids.slice(i, i + 100));
-    await Promise.all(
-      chunks.map(async (chunk) => {
-        let keys: Record<string, unknown>[] = chunk.map((id) => jobKey(id));
-        for (let attempt = 0; keys.length > 0; attempt++) {
-          if (attempt > 5) throw new Error('DynamoDB left restore jobs unread');
-          if (attempt > 0) await sleep(50 * 2 ** attempt);
-          const result = await this.db.send(
-            new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
-          );
-          for (const item of result.Responses?.[this.tableName] ?? []) {
-            const job = fromItem(item);
-            if (job !== undefined) found.set(job.id, job);
-          }
-          keys = (result.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
-        }
-      }),
+    const items = await batchGetAll(
+      this.db,
+      this.tableName,
+      ids.map((id) => jobKey(id)),
     );
+    const found = new Map(items.map((item) => fromItem(item)).flatMap((job) => (job ? [[job.id, job] as const] : [])));
     return ids.flatMap((id) => found.get(id) ?? []);
   }
 

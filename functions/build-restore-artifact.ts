@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { buildRestoreArtifact } from '#lib/use-cases/build-restore-artifact.js';
 import { PermanentError } from '#lib/use-cases/task-errors.js';
-import { catalogStore, jobStore, restoreArtifacts } from './commons/deps.js';
+import { restoreArtifacts } from './commons/artifacts.js';
+import { catalogStore, jobStore } from './commons/deps.js';
 import { logger } from './commons/logger.js';
 
 const input = z.object({ jobId: z.string().regex(/^[0-9a-f]{24}$/) });

@@ -2,8 +2,9 @@ import { errors } from '#lib/domain/errors.js';
 import { toJobView } from '#lib/domain/view.js';
 import { authorize } from '#lib/use-cases/authenticate.js';
 import { createRestoreJob } from '#lib/use-cases/create-restore-job.js';
-import { catalogStore, clock, jobStore, workflow } from './commons/deps.js';
+import { catalogStore, clock, jobStore } from './commons/deps.js';
 import { apiHandler, clusterSegment, type HttpEvent } from './commons/http.js';
+import { workflow } from './commons/workflow.js';
 
 function parseJsonBody(event: HttpEvent): unknown {
   const text =

@@ -3,7 +3,9 @@ import httpEventNormalizer from '@middy/http-event-normalizer';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { Context } from 'aws-lambda';
 import { downloadRestoreArtifact } from '#lib/use-cases/download-restore-artifact.js';
-import { clock, events, jobStore, restoreArtifacts, secret } from './commons/deps.js';
+import { restoreArtifacts } from './commons/artifacts.js';
+import { clock, jobStore, secret } from './commons/deps.js';
+import { events } from './commons/events.js';
 import { errorResponse, type HttpEvent, type HttpResult } from './commons/http.js';
 
 /**

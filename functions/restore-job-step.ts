@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { advanceRestoreJob } from '#lib/use-cases/advance-restore-job.js';
 import { PermanentError } from '#lib/use-cases/task-errors.js';
-import { clock, events, jobStore, restoreArtifacts, secret } from './commons/deps.js';
+import { restoreArtifacts } from './commons/artifacts.js';
+import { clock, jobStore, secret } from './commons/deps.js';
+import { events } from './commons/events.js';
 import { logger } from './commons/logger.js';
 
 const input = z.object({

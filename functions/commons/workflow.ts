@@ -1,0 +1,7 @@
+import { createSfnClient, StepFunctionsWorkflow } from '#lib/adapters/sfn.js';
+import { ENV, requireEnv } from '#lib/env.js';
+import { once } from './deps.js';
+
+export const workflow = /* @__PURE__ */ once(
+  () => new StepFunctionsWorkflow(createSfnClient(), requireEnv(ENV.stateMachineArn)),
+);

@@ -6,13 +6,15 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
 import { TABLE } from '../lib/adapters/dynamodb/table.js';
+import { MAX_EXPIRATION_HOURS } from '../lib/domain/job.js';
 
 /** Props for {@link StatefulStack}. */
 export interface StatefulStackProps extends StackProps {
   /**
    * How long a built restore artifact may stay in the restore bucket. The state machine deletes each artifact
-   * when its download link expires; this lifecycle rule is only the backstop for executions that never got there.
-   * @default Duration.days(30)
+   * when its download link expires; this lifecycle rule is only the backstop for executions that never got there,
+   * so it must outlast the longest link (MAX_EXPIRATION_HOURS, 360 days) or a valid link would lead to nothing.
+   * @default Duration.days(370)
    */
   readonly restoreArtifactRetention?: Duration;
   /**
@@ -47,7 +49,12 @@ export class StatefulStack extends Stack {
     // ACLs back on). Set on this stack, before any child exists, so it holds whatever App builds the stack;
     // cdk.json's context is not read by test Apps.
     this.node.setContext(S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
-    const restoreArtifactRetention = props.restoreArtifactRetention ?? Duration.days(30);
+    const restoreArtifactRetention = props.restoreArtifactRetention ?? Duration.days(370);
+    if (restoreArtifactRetention.toHours() <= MAX_EXPIRATION_HOURS) {
+      throw new Error(
+        `restoreArtifactRetention must be longer than the longest download link (${MAX_EXPIRATION_HOURS} hours)`,
+      );
+    }
     const accessLogRetention = props.accessLogRetention ?? Duration.days(365);
 
     this.table = new Table(this, 'Table', {

@@ -7,6 +7,7 @@ import { restoreArtifacts } from './commons/artifacts.js';
 import { clock, jobStore, secret } from './commons/deps.js';
 import { events } from './commons/events.js';
 import { errorResponse, type HttpEvent, type HttpResult } from './commons/http.js';
+import { logger } from './commons/logger.js';
 
 /**
  * GET /backup/restore/v2/pull/{jobId}/{token}/{fileName}: the delivery URL. A bearer URL, so no
@@ -22,7 +23,18 @@ export const handler = middy<HttpEvent, HttpResult, Error, Context>()
   })
   .handler(async (event) => {
     const { location } = await downloadRestoreArtifact(
-      { jobs: jobStore(), artifacts: restoreArtifacts(), events: events(), clock, secret: await secret().get() },
+      {
+        jobs: jobStore(),
+        artifacts: restoreArtifacts(),
+        events: events(),
+        clock,
+        secret: await secret().get(),
+        onUnrecorded: (error, jobId) =>
+          logger.error('MAX_DOWNLOADS_EXCEEDED not recorded', {
+            jobId,
+            error: error instanceof Error ? error : String(error),
+          }),
+      },
       {
         jobId: event.pathParameters.jobId ?? '',
         token: event.pathParameters.token ?? '',

@@ -84,7 +84,8 @@ export function errorResponse(error: unknown, event: APIGatewayProxyEventV2): Ht
   }
   if (error instanceof ApiError) return render(error.statusCode, error.toJSON(), 'single', output);
   // Internal failures are logged with their stack but never described to the caller.
-  logger.error('Unexpected error', { error: error instanceof Error ? error : String(error), path: event.rawPath });
+  // The route template, not the path: a download path carries its bearer token.
+  logger.error('Unexpected error', { error: error instanceof Error ? error : String(error), route: event.routeKey });
   const unexpected = errors.unexpected();
   return render(unexpected.statusCode, unexpected.toJSON(), 'single', output);
 }
@@ -122,7 +123,8 @@ export function apiHandler(permission: Permission, operation: (request: ApiReque
         event,
         key,
         groupId,
-        family: event.rawPath.startsWith('/api/atlas/') ? 'atlas' : 'public',
+        // From the matched route, not the raw path (which may be percent-encoded or behind a base path).
+        family: event.routeKey.includes(' /api/atlas/') ? 'atlas' : 'public',
         baseUrl: requestBaseUrl(event),
         secret: serviceSecret,
         now: clock.now(),

@@ -1,5 +1,6 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { AutomatedRestoreRequest, EventPublisher, StatusChange } from '../use-cases/ports.js';
+import { TransientError } from '../use-cases/task-errors.js';
 
 export const EVENT_SOURCE = 'restore-jobs';
 export const STATUS_CHANGE_DETAIL_TYPE = 'Restore Job Status Change';
@@ -48,7 +49,8 @@ export class EventBridgePublisher implements EventPublisher {
       );
       if ((result.FailedEntryCount ?? 0) > 0) {
         const failed = result.Entries?.find((entry) => entry.ErrorCode !== undefined);
-        throw new Error(
+        // Per-entry failures (throttling, internal errors) are worth another try: the step is retried.
+        throw new TransientError(
           `EventBridge refused ${result.FailedEntryCount} event(s): ${failed?.ErrorCode} ${failed?.ErrorMessage}`,
         );
       }

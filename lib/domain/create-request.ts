@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type ApiError, errors } from './errors.js';
 import { MAX_DOWNLOADS, MAX_EXPIRATION_HOURS } from './job.js';
+import { MAX_INCREMENT } from './optime.js';
 
 const objectId = z.string().regex(/^[0-9a-f]{24}$/);
 
@@ -20,7 +21,9 @@ const delivery = z.strictObject({
 export const createRestoreJobBody = z.strictObject({
   snapshotId: objectId.optional(),
   delivery: delivery.optional(),
-  timestamp: z.strictObject({ date: z.iso.datetime({ offset: true }), increment: z.int().min(0) }).optional(),
+  timestamp: z
+    .strictObject({ date: z.iso.datetime({ offset: true }), increment: z.int().min(0).max(MAX_INCREMENT) })
+    .optional(),
   pointInTimeUTCMillis: z.int().optional(),
   oplogTs: z.union([z.string(), z.int()]).optional(),
   oplogInc: z.union([z.string(), z.int()]).optional(),

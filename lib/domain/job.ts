@@ -94,7 +94,9 @@ export const DELIVERY_DEFAULTS: Record<ApiFamily, { expirationHours: number; max
   public: { expirationHours: 1, maxDownloads: 1 },
 };
 
-export const MAX_EXPIRATION_HOURS = 8760; // one year: a Step Functions standard execution lives at most a year
+// 360 days: the execution that expires the link waits for it, and a Step Functions standard execution lives at
+// most a year; the restore bucket keeps artifacts longer than this (cdk/stateful-stack.ts).
+export const MAX_EXPIRATION_HOURS = 8640;
 export const MAX_DOWNLOADS = 2147483647; // int32, what MongoDB's clients decode
 
 /** The delivery status a client sees at `now`. */

@@ -58,13 +58,17 @@ export function restoreSource(body: CreateRestoreJobBody, now: number): RestoreS
 
 /** oplogTs: epoch seconds as a string (the Go clients) or a number, or an ISO-8601 date (MongoDB's specs). */
 function parseOplogTs(value: string | number | undefined): number {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
-  if (typeof value === 'string') {
-    if (/^\d{1,11}$/.test(value)) return Number(value);
-    if (/^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value)))
-      return Math.floor(Date.parse(value) / 1000);
-  }
-  throw errors.invalidAttribute('oplogTs', 'It must be seconds since the epoch or an ISO-8601 date.');
+  let seconds: number | undefined;
+  if (typeof value === 'number') seconds = value;
+  else if (typeof value === 'string' && /^\d{1,10}$/.test(value)) seconds = Number(value);
+  else if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(value))
+    seconds = Math.floor(Date.parse(value) / 1000);
+  // A BSON timestamp's seconds are an unsigned 32-bit integer.
+  if (seconds !== undefined && Number.isInteger(seconds) && seconds >= 0 && seconds <= MAX_INCREMENT) return seconds;
+  throw errors.invalidAttribute(
+    'oplogTs',
+    'It must be seconds since the epoch (a BSON timestamp) or an ISO-8601 date.',
+  );
 }
 
 /** oplogInc: a number (the Go clients) or a string of digits (the docs). */

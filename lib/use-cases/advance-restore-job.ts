@@ -20,9 +20,6 @@ export interface StepOutput {
   readonly checkExpiryAt?: string;
 }
 
-// Step Functions standard executions end after a year; come back before that even if the URL lives longer.
-const MAX_WAIT_MS = 360 * 24 * 3600 * 1000;
-
 /**
  * One state machine step: a conditional transition, then its status change event. Re-running a step
  * (Step Functions retries, a re-driven execution) finds the job already moved and publishes the
@@ -53,7 +50,7 @@ export async function advanceRestoreJob(
       changes = { ...changes, failureReason: reason };
       break;
     case 'expire':
-      // The wait may end early (it is capped, and a local timer may fire early): expire only when due.
+      // A wait may end early (a local timer fires early past 24.8 days): expire only when due.
       if (job.delivery.expires === undefined || Date.parse(job.delivery.expires) > now) return output(job);
       break;
     case 'start':
@@ -95,18 +92,15 @@ export async function advanceRestoreJob(
       `Restore job ${input.jobId} is ${current.statusName}/${current.delivery.statusName}; cannot ${input.step}.`,
     );
   }
-  return output(current, input.step === 'finish' ? now : undefined);
+  return output(current, input.step === 'finish');
 }
 
-function output(job: RestoreJob, finishedAt?: number): StepOutput {
-  const checkExpiryAt =
-    finishedAt !== undefined && job.delivery.expires !== undefined
-      ? new Date(Math.min(Date.parse(job.delivery.expires), finishedAt + MAX_WAIT_MS)).toISOString()
-      : undefined;
+/** After finish, the execution waits until `expires` (at most MAX_EXPIRATION_HOURS, within an execution's year). */
+function output(job: RestoreJob, finished = false): StepOutput {
   return {
     statusName: job.statusName,
     deliveryStatusName: job.delivery.statusName,
-    ...(checkExpiryAt !== undefined && { checkExpiryAt }),
+    ...(finished && job.delivery.expires !== undefined && { checkExpiryAt: job.delivery.expires }),
   };
 }
 

@@ -10,6 +10,8 @@ export class DigestChallenge extends ApiError {
   }
 }
 
+const MAX_PUBLIC_KEY_LENGTH = 256;
+
 export interface AuthRequest {
   readonly method: string;
   /** Raw path plus query string, as the client signed it. */
@@ -34,7 +36,8 @@ export async function authenticate(
     new DigestChallenge(createChallenges({ secret: deps.secret, now, stale })[0] ?? '');
 
   const credentials = request.authorization ? parseAuthorization(request.authorization) : undefined;
-  if (credentials === undefined) throw challenge();
+  // No API key has a name this long (and it could not be a table key): refuse before any lookup.
+  if (credentials === undefined || credentials.username.length > MAX_PUBLIC_KEY_LENGTH) throw challenge();
 
   let key: ApiKey | undefined;
   const verdict = await verifyDigest({

@@ -1,7 +1,7 @@
 import { restoreReadme } from '../artifact/oplog.js';
 import type { Artifact } from '../domain/job.js';
 import type { ArtifactStore, CatalogStore, JobStore } from './ports.js';
-import { isTransient, PermanentError, TransientError } from './task-errors.js';
+import { PermanentError, toTaskError } from './task-errors.js';
 
 /**
  * Builds the job's `.tar.gz` from its snapshot's files, streamed from the snapshot bucket to the restore
@@ -41,8 +41,6 @@ export async function buildRestoreArtifact(
     });
     return { key, fileName: job.delivery.fileName, ...written };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (isTransient(error)) throw new TransientError(`Writing the artifact failed: ${message}`, { cause: error });
-    throw new PermanentError(`Writing the artifact failed: ${message}`, { cause: error });
+    throw toTaskError(error, 'Writing the artifact failed');
   }
 }

@@ -13,7 +13,15 @@ const notFound = () => new ApiError(404, 'RESTORE_ARTIFACT_NOT_FOUND', 'No resto
  * presigned S3 URL. S3 cannot count downloads and a SigV4 URL cannot outlive 7 days, hence the indirection.
  */
 export async function downloadRestoreArtifact(
-  deps: { jobs: JobStore; artifacts: ArtifactStore; events: EventPublisher; clock: Clock; secret: string },
+  deps: {
+    jobs: JobStore;
+    artifacts: ArtifactStore;
+    events: EventPublisher;
+    clock: Clock;
+    secret: string;
+    /** Told when MAX_DOWNLOADS_EXCEEDED could not be recorded or published (the download still goes ahead). */
+    onUnrecorded?: (error: unknown, jobId: string) => void;
+  },
   request: { jobId: string; token: string; fileName: string },
 ): Promise<{ location: string }> {
   if (!isObjectId(request.jobId)) throw notFound();
@@ -44,11 +52,17 @@ export async function downloadRestoreArtifact(
   const location = await deps.artifacts.presignDownload(job.artifact.key, job.delivery.fileName);
 
   if (job.delivery.downloadCount === job.delivery.maxDownloads) {
-    const exhausted = await deps.jobs.markDownloadsExhausted(job.id);
-    if (exhausted.changed) {
-      await deps.events.publish([
-        statusChange(exhausted.job, { statusName: job.statusName, deliveryStatusName: 'READY' }, deps.secret, now),
-      ]);
+    // The download is already counted: a failure to record or announce MAX_DOWNLOADS_EXCEEDED must not cost
+    // the caller their last download. Reads derive the status anyway; the failure is reported, not thrown.
+    try {
+      const exhausted = await deps.jobs.markDownloadsExhausted(job.id);
+      if (exhausted.changed) {
+        await deps.events.publish([
+          statusChange(exhausted.job, { statusName: job.statusName, deliveryStatusName: 'READY' }, deps.secret, now),
+        ]);
+      }
+    } catch (error) {
+      deps.onUnrecorded?.(error, job.id);
     }
   }
   return { location };

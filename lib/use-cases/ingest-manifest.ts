@@ -6,7 +6,9 @@ export interface ManifestCatalog {
   getClusterById(groupId: string, clusterId: string): Promise<Cluster | undefined>;
   getClusterByName(groupId: string, name: string): Promise<Cluster | undefined>;
   putCluster(cluster: Cluster): Promise<void>;
+  getSnapshot(snapshotId: string): Promise<Snapshot | undefined>;
   putSnapshot(snapshot: Snapshot): Promise<void>;
+  getCheckpoint(checkpointId: string): Promise<Checkpoint | undefined>;
   putOplogSlice(slice: OplogSlice): Promise<void>;
   putCheckpoint(checkpoint: Checkpoint): Promise<void>;
 }
@@ -44,8 +46,14 @@ export async function ingestManifest(deps: { catalog: ManifestCatalog }, manifes
       if (!sharded && fields.parts !== undefined) reject('only a sharded cluster snapshot has parts');
       const members = new Set(cluster.shardClusterIds);
       if (cluster.configServerClusterId !== undefined) members.add(cluster.configServerClusterId);
-      if (fields.parts?.some((part) => members.size > 0 && !members.has(part.clusterId))) {
+      if (sharded && members.size === 0) reject('register the sharded cluster with its shards and config server first');
+      if (fields.parts?.some((part) => !members.has(part.clusterId))) {
         reject('a part names a cluster that is not a shard or config server of the cluster');
+      }
+      // Snapshot ids are global keys: one group's manifest must never take over another's snapshot.
+      const existing = await deps.catalog.getSnapshot(fields.id);
+      if (existing !== undefined && (existing.groupId !== fields.groupId || existing.clusterId !== fields.clusterId)) {
+        reject('a snapshot with this id belongs to another cluster', 'id');
       }
       const replicaSetName = fields.replicaSetName ?? cluster.replicaSetName;
       const snapshot: Snapshot = {
@@ -68,6 +76,13 @@ export async function ingestManifest(deps: { catalog: ManifestCatalog }, manifes
       const { kind: _kind, ...checkpoint } = manifest;
       const cluster = await clusterOf(deps.catalog, manifest);
       if (cluster.typeName !== 'SHARDED_CLUSTER') reject('checkpoints belong to a sharded cluster');
+      const existing = await deps.catalog.getCheckpoint(checkpoint.id);
+      if (
+        existing !== undefined &&
+        (existing.groupId !== checkpoint.groupId || existing.clusterId !== checkpoint.clusterId)
+      ) {
+        reject('a checkpoint with this id belongs to another cluster', 'id');
+      }
       await deps.catalog.putCheckpoint(checkpoint);
       return registered;
     }

@@ -42,13 +42,23 @@ export async function planRestore(
       }
       if (!snapshot.complete) throw errors.invalidAttribute('snapshotId', 'The snapshot is not complete yet.');
       if (!sharded) return [{ cluster, snapshot, pointInTime: false, timestamp: snapshot.timestamp }];
+      const parts = snapshot.parts ?? [];
+      if (parts.length === 0)
+        throw errors.invalidAttribute('snapshotId', 'The snapshot of this sharded cluster has no parts.');
       return Promise.all(
-        (snapshot.parts ?? []).map(async (part) => {
+        parts.map(async (part) => {
           const [member, partSnapshot] = await Promise.all([
             catalog.getClusterById(cluster.groupId, part.clusterId),
             catalog.getSnapshot(part.snapshotId),
           ]);
-          if (member === undefined || partSnapshot === undefined) throw errors.snapshotNotFound(source.snapshotId);
+          // Each part must be a complete snapshot of a member of this very cluster (and group).
+          const belongs =
+            member?.parentClusterId === cluster.id &&
+            partSnapshot?.groupId === cluster.groupId &&
+            partSnapshot.clusterId === part.clusterId &&
+            partSnapshot.complete;
+          if (member === undefined || partSnapshot === undefined || !belongs)
+            throw errors.snapshotNotFound(source.snapshotId);
           return { cluster: member, snapshot: partSnapshot, pointInTime: false, timestamp: partSnapshot.timestamp };
         }),
       );
@@ -82,6 +92,8 @@ async function planPointInTime(catalog: CatalogStore, cluster: Cluster, target: 
           }),
         )
       : [cluster];
+  if (members.length === 0)
+    throw errors.invalidAttribute('clusterId', `Cluster ${cluster.name} has no shards recorded.`);
   return Promise.all(members.map((member) => planReplicaSet(catalog, member, target)));
 }
 

@@ -16,10 +16,15 @@ export function checkGroupId(groupId: string): void {
   if (!isObjectId(groupId)) throw errors.invalidGroupId(groupId);
 }
 
+// Atlas cluster names: letters, digits and hyphens, at most 64. Anything else names no cluster.
+const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
+
 export async function resolveCluster(catalog: CatalogStore, ref: ClusterRef): Promise<Cluster> {
   const cluster =
     ref.family === 'atlas'
-      ? await catalog.getClusterByName(ref.groupId, ref.cluster)
+      ? CLUSTER_NAME.test(ref.cluster)
+        ? await catalog.getClusterByName(ref.groupId, ref.cluster)
+        : undefined
       : isObjectId(ref.cluster)
         ? await catalog.getClusterById(ref.groupId, ref.cluster)
         : undefined;

@@ -41,3 +41,12 @@ export function isTransient(error: unknown): boolean {
   if ((meta.$metadata?.httpStatusCode ?? 0) >= 500) return true;
   return TRANSIENT_NAMES.has(error.name) || (meta.code !== undefined && TRANSIENT_NAMES.has(meta.code));
 }
+
+/** An error as the state machine should see it: TransientError (retried) or PermanentError (the job breaks). */
+export function toTaskError(error: unknown, what: string): TransientError | PermanentError {
+  if (error instanceof TransientError || error instanceof PermanentError) return error;
+  const message = `${what}: ${error instanceof Error ? error.message : String(error)}`;
+  return isTransient(error)
+    ? new TransientError(message, { cause: error })
+    : new PermanentError(message, { cause: error });
+}

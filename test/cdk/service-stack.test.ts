@@ -503,7 +503,7 @@ describe('stateful stack', () => {
     const restore = statefulResources[statefulId(stateful.restoreBucket)];
     expect(restore.Properties.LifecycleConfiguration.Rules).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ ExpirationInDays: 30 }),
+        expect.objectContaining({ ExpirationInDays: 370 }),
         expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
       ]),
     );

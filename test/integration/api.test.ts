@@ -135,6 +135,9 @@ describe('bad input', () => {
     ['{"snapshotId": "SNAP", "delivery": {"methodName": "PIGEON"}}', 'INVALID_ATTRIBUTE', 400],
     ['{"snapshotId": "SNAP", "delivery": null}', 'INVALID_ATTRIBUTE', 400],
     ['{"snapshotId": "SNAP", "color": "red"}', 'INVALID_ATTRIBUTE', 400],
+    ['{"oplogTs": 9007199254740991, "oplogInc": 1}', 'INVALID_ATTRIBUTE', 400],
+    ['{"oplogTs": "99999999999", "oplogInc": 1}', 'INVALID_ATTRIBUTE', 400],
+    ['{"timestamp": {"date": "2026-01-01T00:00:00Z", "increment": 99999999999}}', 'INVALID_ATTRIBUTE', 400],
   ])('answers %s with %s', async (raw, errorCode, status) => {
     const body = raw.replace('SNAP', t.snapshotsA[0]?.id ?? '');
     const response = await post(t.atlasJobs(), body);
@@ -150,6 +153,7 @@ describe('bad input', () => {
     ['public cluster that is not an ObjectId', () => t.publicJobs(t.groupA, 'Cluster0'), 404, 'CLUSTER_NOT_FOUND'],
     ['group id that is not an ObjectId', () => t.atlasJobs('my-group'), 400, 'INVALID_GROUP_ID'],
     ['job id that is not an ObjectId', () => `${t.atlasJobs()}/42`, 400, 'INVALID_ATTRIBUTE'],
+    ['cluster name longer than any key', () => t.atlasJobs(t.groupA, 'a'.repeat(1100)), 404, 'CLUSTER_NOT_FOUND'],
     ['unknown job', () => `${t.atlasJobs()}/0123456789abcdef01234567`, 404, 'RESTORE_JOB_NOT_FOUND'],
   ])('answers an unknown or malformed %s', async (_name, path, status, errorCode) => {
     const response = await get(path());

@@ -45,6 +45,7 @@ describe('HTTP Digest authentication', () => {
     for (const client of [
       new GoDigestClient(t.baseUrl, t.keys.ownerA.publicKey, 'wrong'),
       new GoDigestClient(t.baseUrl, 'nobodyxx', t.keys.ownerA.privateKey),
+      new GoDigestClient(t.baseUrl, 'u'.repeat(2100), 'x'),
     ]) {
       const response = await client.request('GET', t.atlasJobs());
       expect(response.status).toBe(401);

@@ -179,6 +179,20 @@ describe('a restore job from a snapshot, end to end', () => {
     expect(view.delivery.url).toBe(job.delivery.url);
   });
 
+  it('stops delivering within the very second the link expires', async () => {
+    const job = await finished(
+      await createJob({
+        snapshotId: t.snapshotsA[0]?.id,
+        delivery: { methodName: 'HTTP', expirationHours: 1, maxDownloads: 5 },
+      }),
+    );
+    // Half a second after `expires` (stored to the second, as MongoDB prints it)
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse(job.delivery.expires) + 500 });
+    const response = await fetch(job.delivery.url, { redirect: 'manual' });
+    expect(response.status).toBe(410);
+    await response.arrayBuffer();
+  });
+
   it('answers 404 to a wrong token, job or file name, without spending a download', async () => {
     const job = await finished(
       await createJob({

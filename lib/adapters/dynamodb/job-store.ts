@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { type RestoreJob, type Step, TRANSITIONS } from '../../domain/job.js';
+import { isoSeconds } from '../../domain/time.js';
 import type { Conditional, JobStore, ListJobsRequest, ListJobsResult } from '../../use-cases/ports.js';
 import { batchGetAll, batchPutAll } from './batch.js';
 
@@ -40,6 +41,14 @@ function toItem(job: RestoreJob): Record<string, unknown> {
     gsi2pk: 'UNFINISHED',
     gsi2sk: job.id,
   };
+}
+
+/**
+ * `expires` is stored to the second, as MongoDB prints dates; DynamoDB compares strings, so the clock is
+ * compared in the same format (with milliseconds, '.' sorts before 'Z' and the expiry second would be off).
+ */
+function toSeconds(iso: string): string {
+  return isoSeconds(Date.parse(iso));
 }
 
 function fromItem(item: Record<string, unknown> | undefined): RestoreJob | undefined {
@@ -118,7 +127,7 @@ export class DynamoJobStore implements JobStore {
       const batch = await this.getBatch(request.batchId);
       const mine = batch?.groupId === request.groupId && batch.requestClusterId === request.requestClusterId;
       ids = mine ? [...batch.jobIds] : [];
-      totalCount = ids.length;
+      if (request.includeCount) totalCount = ids.length;
     } else {
       // The list index holds one entry per single job and one per batch (with its job ids): expand in order.
       ids = [];
@@ -200,8 +209,9 @@ export class DynamoJobStore implements JobStore {
       values[':expires'] = changes.expires;
     }
     if (step === 'expire') {
-      conditions.push('#delivery.#expires <= :now');
+      conditions.push('#delivery.#expires <= :nowSeconds');
       names['#expires'] = 'expires';
+      values[':nowSeconds'] = toSeconds(changes.now);
     }
     if (changes.failureReason !== undefined) {
       sets.push('#reason = :reason');
@@ -225,7 +235,7 @@ export class DynamoJobStore implements JobStore {
     return this.conditionalUpdate(jobId, {
       ConditionExpression:
         '#delivery.#tokenHash = :tokenHash AND #delivery.#fileName = :fileName AND #delivery.#dstatus = :ready' +
-        ' AND #delivery.#expires > :now AND #delivery.#count < #delivery.#max',
+        ' AND #delivery.#expires > :nowSeconds AND #delivery.#count < #delivery.#max',
       UpdateExpression: 'SET #delivery.#count = #delivery.#count + :one',
       ExpressionAttributeNames: {
         '#delivery': 'delivery',
@@ -240,7 +250,7 @@ export class DynamoJobStore implements JobStore {
         ':tokenHash': presented.tokenHash,
         ':fileName': presented.fileName,
         ':ready': 'READY',
-        ':now': now,
+        ':nowSeconds': toSeconds(now),
         ':one': 1,
       },
     });

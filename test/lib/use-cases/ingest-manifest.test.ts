@@ -10,6 +10,9 @@ const group = id(1);
 function memoryCatalog() {
   const clusters = new Map<string, Cluster>();
   const written: (Cluster | Snapshot | OplogSlice | Checkpoint)[] = [];
+  // Another group's snapshot and checkpoint, whose ids a manifest must not take over.
+  const foreignSnapshot = { id: id(99), groupId: id(98), clusterId: id(97) } as Snapshot;
+  const foreignCheckpoint = { id: id(96), groupId: id(98), clusterId: id(97) } as Checkpoint;
   const add = (cluster: Cluster) => clusters.set(cluster.id, cluster);
   add({ id: id(2), groupId: group, name: 'Cluster0', typeName: 'REPLICA_SET', replicaSetName: 'rs0' });
   add({
@@ -28,7 +31,9 @@ function memoryCatalog() {
     getClusterByName: async (groupId, name) =>
       [...clusters.values()].find((c) => c.groupId === groupId && c.name === name),
     putCluster: async (cluster) => void written.push(cluster),
+    getSnapshot: async (snapshotId) => (snapshotId === foreignSnapshot.id ? foreignSnapshot : undefined),
     putSnapshot: async (snapshot) => void written.push(snapshot),
+    getCheckpoint: async (checkpointId) => (checkpointId === foreignCheckpoint.id ? foreignCheckpoint : undefined),
     putOplogSlice: async (slice) => void written.push(slice),
     putCheckpoint: async (checkpoint) => void written.push(checkpoint),
   };
@@ -150,5 +155,22 @@ describe('ingestManifest', () => {
       throw failure;
     };
     await expect(ingestManifest({ catalog }, snapshot())).rejects.toBe(failure);
+  });
+
+  it("refuses a snapshot or checkpoint id that belongs to another group's cluster", async () => {
+    const { catalog, written } = memoryCatalog();
+    await expect(ingestManifest({ catalog }, snapshot({ id: id(99) }))).rejects.toBeInstanceOf(ManifestRejected);
+    const checkpoint = parseManifest(
+      JSON.stringify({
+        kind: 'checkpoint',
+        id: id(96),
+        groupId: group,
+        clusterId: id(3),
+        timestamp: { date: '2026-04-01T12:00:00Z', increment: 1 },
+        completed: '2026-04-01T12:00:00Z',
+      }),
+    );
+    await expect(ingestManifest({ catalog }, checkpoint)).rejects.toBeInstanceOf(ManifestRejected);
+    expect(written).toEqual([]);
   });
 });

@@ -98,7 +98,7 @@ export class ServiceStack extends Stack {
       .bindSecret(secret);
     // The backup side's manifests (docs/ingest.md): reads manifests/* only, registers them in the table.
     const ingestManifest = new RestoreFunction(this, 'IngestManifest', { name: 'ingest-manifest', logRetention })
-      .bindTable(table, 'readWrite')
+      .bindTable(table, 'readWrite', { writableKeyPrefixes: ['GROUP#', 'SNAPSHOT#', 'OPLOG#', 'CHECKPOINT#'] })
       .bindBucket(ENV.snapshotBucket, snapshotBucket, 'read', { keyPrefix: MANIFEST_PREFIX });
     this.addManifestNotification(snapshotBucket, ingestManifest);
 
@@ -108,14 +108,14 @@ export class ServiceStack extends Stack {
       name: 'download-restore-artifact',
       logRetention,
     })
-      .bindTable(table, 'readWrite')
+      .bindTable(table, 'readWrite', { writableKeyPrefixes: ['JOB#'] })
       .bindBucket(ENV.restoreBucket, restoreBucket, 'read')
       .bindEventBus(eventBus)
       .bindSecret(secret);
 
     // State machine tasks.
     const restoreJobStep = new RestoreFunction(this, 'RestoreJobStep', { name: 'restore-job-step', logRetention })
-      .bindTable(table, 'readWrite')
+      .bindTable(table, 'readWrite', { writableKeyPrefixes: ['JOB#'] })
       .bindEventBus(eventBus)
       // `expire` deletes the artifact; the step never reads or writes objects.
       .bindBucket(ENV.restoreBucket, restoreBucket, 'delete')
@@ -137,7 +137,7 @@ export class ServiceStack extends Stack {
 
     // create-restore-job starts executions; it is not referenced by the definition, so no dependency cycle.
     const createRestoreJob = new RestoreFunction(this, 'CreateRestoreJob', { name: 'create-restore-job', logRetention })
-      .bindTable(table, 'readWrite')
+      .bindTable(table, 'readWrite', { writableKeyPrefixes: ['JOB#', 'BATCH#'], recordDigestNonces: true })
       .bindStateMachine(this.stateMachine)
       .bindSecret(secret);
 

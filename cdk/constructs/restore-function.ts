@@ -39,10 +39,16 @@ export type BucketAccess = 'read' | 'write' | 'readWrite' | 'delete' | 'readDele
 export interface BindTableOptions {
   /**
    * The function authenticates requests with HTTP Digest and records each nonce's `nc` (replay protection) in
-   * the table. With `read` access this adds UpdateItem limited to `NONCE#…` items; `readWrite` already covers it.
+   * the table: UpdateItem on `NONCE#…` items.
    * @default false
    */
   readonly recordDigestNonces?: boolean;
+  /**
+   * With `readWrite`: the partition-key prefixes of the items the function may write (e.g. `JOB#`), enforced
+   * with `dynamodb:LeadingKeys`, so that no function but the key registry can write `APIKEY#` items.
+   * @default - every item
+   */
+  readonly writableKeyPrefixes?: readonly string[];
 }
 
 /** Options of {@link RestoreFunction.bindBucket}. */
@@ -213,24 +219,33 @@ export class RestoreFunction extends Construct {
   public bindTable(table: ITable, access: TableAccess, options: BindTableOptions = {}): this {
     this.setEnv(ENV.tableName, table.tableName);
     const readActions = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'];
-    const writeActions = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
     this.role.addToPrincipalPolicy(
       new PolicyStatement({
         effect: Effect.ALLOW,
-        actions: access === 'readWrite' ? [...readActions, ...writeActions] : readActions,
+        actions: readActions,
         resources: [table.tableArn, ...TABLE.indexes.map((index) => `${table.tableArn}/index/${index.name}`)],
       }),
     );
-    if (options.recordDigestNonces && access === 'read') {
-      // Digest replay protection (lib/adapters/dynamodb/key-store.ts recordNonceUse) is one conditional
-      // UpdateItem on `NONCE#<nonce>` per request. Fine-grained access control keeps a read-only function
-      // read-only for everything else: it may update only items whose partition key starts with NONCE#.
+    // Writes are single items (no DeleteItem: nothing is ever deleted), limited by partition-key prefix.
+    const prefixes = [
+      ...(access === 'readWrite' ? (options.writableKeyPrefixes ?? []) : []),
+      ...(options.recordDigestNonces ? [DIGEST_NONCE_KEY_PREFIX] : []),
+    ];
+    const unrestricted = access === 'readWrite' && options.writableKeyPrefixes === undefined;
+    if (unrestricted || prefixes.length > 0) {
       this.role.addToPrincipalPolicy(
         new PolicyStatement({
           effect: Effect.ALLOW,
-          actions: ['dynamodb:UpdateItem'],
+          actions:
+            access === 'readWrite'
+              ? ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem']
+              : ['dynamodb:UpdateItem'],
           resources: [table.tableArn],
-          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${DIGEST_NONCE_KEY_PREFIX}*`] } },
+          ...(!unrestricted && {
+            conditions: {
+              'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) },
+            },
+          }),
         }),
       );
     }

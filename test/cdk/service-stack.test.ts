@@ -270,17 +270,17 @@ describe('IAM', () => {
     for (const write of writes) expect(actions).not.toContain(write);
   });
 
-  it.each(['create-restore-job', 'download-restore-artifact', 'restore-job-step', 'ingest-manifest'] as const)(
-    '%s writes the table and its indexes by name',
-    (name) => {
-      const [grant] = grantsOf(statementsOf(name), 'dynamodb:UpdateItem');
-      expect(grant?.Condition).toBeUndefined();
-      expect(grant?.Resource).toEqual([
-        tableArn,
-        ...TABLE.indexes.map((index) => ({ 'Fn::Join': ['', [tableArn, `/index/${index.name}`]] })),
-      ]);
-    },
-  );
+  it.each([
+    ['create-restore-job', ['JOB#*', 'BATCH#*', 'NONCE#*']],
+    ['download-restore-artifact', ['JOB#*']],
+    ['restore-job-step', ['JOB#*']],
+    ['ingest-manifest', ['GROUP#*', 'SNAPSHOT#*', 'OPLOG#*', 'CHECKPOINT#*']],
+  ] as const)('%s writes only the items it owns (%j), never API keys, and deletes nothing', (name, prefixes) => {
+    const [grant] = grantsOf(statementsOf(name), 'dynamodb:UpdateItem');
+    expect(grant?.Resource).toEqual(tableArn);
+    expect(grant?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...prefixes] } });
+    expect(actionsOf(statementsOf(name))).not.toContain('dynamodb:DeleteItem');
+  });
 
   it('build-restore-artifact reads snapshots and writes the restore bucket, nothing more', () => {
     const statements = statementsOf('build-restore-artifact');

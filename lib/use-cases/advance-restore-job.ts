@@ -50,8 +50,8 @@ export async function advanceRestoreJob(
       changes = { ...changes, failureReason: reason };
       break;
     case 'expire':
-      // A wait may end early (a local timer fires early past 24.8 days): expire only when due.
-      if (job.delivery.expires === undefined || Date.parse(job.delivery.expires) > now) return output(job);
+      // Not due yet (waits are cut into pieces): tell the state machine when to come back.
+      if (job.delivery.expires === undefined || Date.parse(job.delivery.expires) > now) return output(job, now);
       break;
     case 'start':
       break;
@@ -92,15 +92,24 @@ export async function advanceRestoreJob(
       `Restore job ${input.jobId} is ${current.statusName}/${current.delivery.statusName}; cannot ${input.step}.`,
     );
   }
-  return output(current, input.step === 'finish');
+  return output(current, input.step === 'finish' ? now : undefined);
 }
 
-/** After finish, the execution waits until `expires` (at most MAX_EXPIRATION_HOURS, within an execution's year). */
-function output(job: RestoreJob, finished = false): StepOutput {
+// The execution waits for `expires` in pieces of at most 20 days: Node timers (the local runner's) cannot wait
+// longer than 24.8 days, and on AWS the few extra states cost nothing.
+const MAX_WAIT_MS = 20 * 24 * 3600 * 1000;
+
+/** `checkExpiryAt` tells the state machine to wait and come back to expire; absent, there is nothing to wait for. */
+function output(job: RestoreJob, waitFrom?: number): StepOutput {
+  const { expires, statusName } = job.delivery;
+  const waiting =
+    waitFrom !== undefined &&
+    expires !== undefined &&
+    (statusName === 'READY' || statusName === 'MAX_DOWNLOADS_EXCEEDED');
   return {
     statusName: job.statusName,
-    deliveryStatusName: job.delivery.statusName,
-    ...(finished && job.delivery.expires !== undefined && { checkExpiryAt: job.delivery.expires }),
+    deliveryStatusName: statusName,
+    ...(waiting && { checkExpiryAt: new Date(Math.min(Date.parse(expires), waitFrom + MAX_WAIT_MS)).toISOString() }),
   };
 }
 

@@ -193,6 +193,51 @@ describe('a restore job from a snapshot, end to end', () => {
     await response.arrayBuffer();
   });
 
+  it('expires the delivery when the state machine comes back: EXPIRED written and published, artifact deleted', async () => {
+    // Prepare: the step's use case with the functions' own adapters, and a clock that can be moved
+    const { advanceRestoreJob } = await import('#lib/use-cases/advance-restore-job.js');
+    const { jobStore, secret } = await import('#functions/commons/deps.js');
+    const { events: publisher } = await import('#functions/commons/events.js');
+    const { restoreArtifacts } = await import('#functions/commons/artifacts.js');
+    let now = Date.now();
+    const deps = {
+      jobs: jobStore(),
+      events: publisher(),
+      artifacts: restoreArtifacts(),
+      clock: { now: () => now },
+      secret: await secret().get(),
+    };
+    const job = await finished(
+      await createJob({
+        snapshotId: t.snapshotsA[0]?.id,
+        delivery: { methodName: 'HTTP', expirationHours: 1, maxDownloads: 5 },
+      }),
+    );
+    const before = await download(job.delivery.url);
+    expect(before.status).toBe(200);
+
+    // Act: too early, the step only says when to come back; at `expires`, it expires the delivery
+    const early = await advanceRestoreJob(deps, { jobId: job.id, step: 'expire' });
+    now = Date.parse(job.delivery.expires);
+    const due = await advanceRestoreJob(deps, { jobId: job.id, step: 'expire' });
+
+    // Assess
+    expect(early).toEqual({
+      statusName: 'FINISHED',
+      deliveryStatusName: 'READY',
+      checkExpiryAt: new Date(Date.parse(job.delivery.expires)).toISOString(),
+    });
+    expect(due).toEqual({ statusName: 'FINISHED', deliveryStatusName: 'EXPIRED' });
+    const last = (await events()).filter((event) => event.detail.job.id === job.id).at(-1);
+    expect(last?.detail).toMatchObject({
+      previousDeliveryStatusName: 'READY',
+      job: { delivery: { statusName: 'EXPIRED' } },
+    });
+    const artifact = await fetch(before.location ?? '');
+    expect(artifact.status).toBe(404);
+    await artifact.arrayBuffer();
+  });
+
   it('answers 404 to a wrong token, job or file name, without spending a download', async () => {
     const job = await finished(
       await createJob({

@@ -92,7 +92,8 @@ export async function advanceRestoreJob(
       `Restore job ${input.jobId} is ${current.statusName}/${current.delivery.statusName}; cannot ${input.step}.`,
     );
   }
-  return output(current, input.step === 'finish' ? now : undefined);
+  // After finish (or a fail that found the job finished after all), the link's expiry is waited for.
+  return output(current, input.step === 'finish' || input.step === 'fail' ? now : undefined);
 }
 
 // The execution waits for `expires` in pieces of at most 20 days: Node timers (the local runner's) cannot wait

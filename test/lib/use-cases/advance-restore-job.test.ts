@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import type { RestoreJob, Step } from '#lib/domain/job.js';
+import { advanceRestoreJob } from '#lib/use-cases/advance-restore-job.js';
+import type { Conditional, JobStore, StatusChange } from '#lib/use-cases/ports.js';
+import { PermanentError } from '#lib/use-cases/task-errors.js';
+
+const NOW = Date.parse('2026-06-01T12:00:00Z');
+
+function job(statusName: RestoreJob['statusName'], delivery: Partial<RestoreJob['delivery']>): RestoreJob {
+  return {
+    id: '0123456789abcdef01234567',
+    groupId: 'a'.repeat(24),
+    requestClusterId: 'b'.repeat(24),
+    clusterId: 'b'.repeat(24),
+    clusterName: 'Cluster0',
+    apiFamily: 'atlas',
+    snapshotId: 'c'.repeat(24),
+    created: '2026-06-01T11:00:00Z',
+    timestamp: { date: '2026-06-01T10:00:00Z', increment: 1 },
+    pointInTime: false,
+    encryptionEnabled: false,
+    statusName,
+    delivery: {
+      methodName: 'HTTP',
+      expirationHours: 2,
+      maxDownloads: 1,
+      statusName: 'NOT_STARTED',
+      downloadCount: 0,
+      baseUrl: 'https://restore.example.com',
+      fileName: 'f.tar.gz',
+      tokenSalt: '00',
+      tokenHash: '00',
+      ...delivery,
+    },
+  };
+}
+
+/** The use case's edges: a job store whose conditional transitions never apply (the job is elsewhere already). */
+function edges(current: RestoreJob) {
+  const published: StatusChange[] = [];
+  const jobs = {
+    get: async () => current,
+    transition: async (_id: string, _step: Step): Promise<Conditional> => ({ changed: false, job: current }),
+  } as unknown as JobStore;
+  return {
+    published,
+    deps: {
+      jobs,
+      events: {
+        publish: async (changes: readonly StatusChange[]) => void published.push(...changes),
+        publishAutomatedRestore: async () => {},
+      },
+      artifacts: {
+        write: async () => ({ sha1: '', sizeBytes: 0 }),
+        presignDownload: async () => '',
+        delete: async () => {},
+      },
+      clock: { now: () => NOW },
+      secret: 's'.repeat(40),
+    },
+  };
+}
+
+describe('advanceRestoreJob on a job that already moved', () => {
+  it('fail on a job that did finish leaves it FINISHED and waits for its expiry', async () => {
+    // Prepare
+    const { deps, published } = edges(job('FINISHED', { statusName: 'READY', expires: '2026-06-01T14:00:00Z' }));
+
+    // Act
+    const output = await advanceRestoreJob(deps, {
+      jobId: '0123456789abcdef01234567',
+      step: 'fail',
+      error: { Error: 'X' },
+    });
+
+    // Assess
+    expect(output).toEqual({
+      statusName: 'FINISHED',
+      deliveryStatusName: 'READY',
+      checkExpiryAt: '2026-06-01T14:00:00.000Z',
+    });
+    expect(published).toEqual([]);
+  });
+
+  it('a retried start publishes its change again instead of moving the job twice', async () => {
+    const { deps, published } = edges(job('IN_PROGRESS', { statusName: 'IN_PROGRESS' }));
+    const output = await advanceRestoreJob(deps, { jobId: '0123456789abcdef01234567', step: 'start' });
+    expect(output).toEqual({ statusName: 'IN_PROGRESS', deliveryStatusName: 'IN_PROGRESS' });
+    expect(published.map((change) => [change.previous.deliveryStatusName, change.job.delivery.statusName])).toEqual([
+      ['NOT_STARTED', 'IN_PROGRESS'],
+    ]);
+  });
+
+  it('refuses to start a killed job', async () => {
+    const { deps } = edges(job('KILLED', { statusName: 'FAILED' }));
+    await expect(advanceRestoreJob(deps, { jobId: '0123456789abcdef01234567', step: 'start' })).rejects.toBeInstanceOf(
+      PermanentError,
+    );
+  });
+
+  it('waits in pieces of at most 20 days for a link that lives longer', async () => {
+    const { deps } = edges(job('FINISHED', { statusName: 'READY', expires: '2026-12-01T12:00:00Z' }));
+    const output = await advanceRestoreJob(deps, { jobId: '0123456789abcdef01234567', step: 'expire' });
+    expect(output.checkExpiryAt).toBe(new Date(NOW + 20 * 24 * 3600_000).toISOString());
+  });
+});

@@ -1,8 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,67 +8,34 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
   type S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { writeArtifact } from '../../../../lib/adapters/s3/artifact-store.js';
 import { EntrySizeMismatchError } from '../../../../lib/artifact/tar-gz.js';
+import { startS3rver } from '../../../helpers/s3rver.js';
 
 const execFileAsync = promisify(execFile);
 
-// s3rver ships no type declarations; load it through require with the small
-// surface we use typed here (works whether or not a .d.ts is added elsewhere).
-interface S3rverInstance {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-type S3rverCtor = new (opts: Record<string, unknown>) => S3rverInstance;
-const S3rver = createRequire(import.meta.url)('s3rver') as S3rverCtor;
-
 const MiB = 1024 * 1024;
 
-let server: S3rverInstance;
-let dataDir: string;
+let local: Awaited<ReturnType<typeof startS3rver>>;
 let s3: S3Client;
-let sentCommands: string[] = [];
+let sentCommands: string[];
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'artifact-store-test-'));
-  server = new S3rver({
-    port: 0,
-    address: '127.0.0.1',
-    silent: true,
-    directory: join(dataDir, 's3'),
-    configureBuckets: [{ name: 'snapshots' }, { name: 'restores' }],
-  });
-  const { port } = await server.run();
-  s3 = new S3Client({
-    endpoint: `http://127.0.0.1:${port}`,
-    forcePathStyle: true,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  // Record which S3 operations the adapter performs (to see the multipart path).
-  s3.middlewareStack.add(
-    (next, context) => (args) => {
-      sentCommands.push(String(context.commandName));
-      return next(args);
-    },
-    { step: 'initialize', name: 'recordCommands' },
-  );
+  local = await startS3rver('artifact-store-test');
+  s3 = local.s3;
+  sentCommands = local.sent;
 });
 
 afterAll(async () => {
-  s3?.destroy();
-  await server?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await local?.stop();
 });
 
 beforeEach(() => {
-  sentCommands = [];
+  local.clearSent();
 });
 
 const files = {
@@ -128,7 +93,7 @@ describe('writeArtifact (against s3rver)', () => {
     const head = await s3.send(new HeadObjectCommand({ Bucket: 'restores', Key: 'jobs/job-1/snapshot.tar.gz' }));
     expect(head.ContentType).toBe('application/gzip');
 
-    const dir = await mkdtemp(join(dataDir, 'x-'));
+    const dir = await mkdtemp(join(local.dataDir, 'x-'));
     await writeFile(join(dir, 'a.tar.gz'), artifact);
     await execFileAsync('tar', ['-xzf', join(dir, 'a.tar.gz'), '-C', dir]);
     for (const [name, body] of Object.entries(files)) {

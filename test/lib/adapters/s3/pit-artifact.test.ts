@@ -1,8 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,7 +8,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
   type S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { BSON, type Timestamp } from 'bson';
@@ -20,56 +18,26 @@ import { restoreReadme } from '../../../../lib/artifact/oplog.js';
 import { compareOptimes, type Optime, toBsonTimestamp } from '../../../../lib/domain/optime.js';
 import { generateSnapshotFiles } from '../../../../local/demo-data.js';
 import { generateOplog, sliceOplog } from '../../../../local/oplog-data.js';
+import { startS3rver } from '../../../helpers/s3rver.js';
 
 const execFileAsync = promisify(execFile);
 
-interface S3rverInstance {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-type S3rverCtor = new (opts: Record<string, unknown>) => S3rverInstance;
-const S3rver = createRequire(import.meta.url)('s3rver') as S3rverCtor;
-
-let server: S3rverInstance;
-let dataDir: string;
+let local: Awaited<ReturnType<typeof startS3rver>>;
 let s3: S3Client;
-let sentCommands: string[] = [];
+let sentCommands: string[];
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'pit-artifact-test-'));
-  server = new S3rver({
-    port: 0,
-    address: '127.0.0.1',
-    silent: true,
-    directory: join(dataDir, 's3'),
-    configureBuckets: [{ name: 'snapshots' }, { name: 'restores' }],
-  });
-  const { port } = await server.run();
-  s3 = new S3Client({
-    endpoint: `http://127.0.0.1:${port}`,
-    forcePathStyle: true,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  s3.middlewareStack.add(
-    (next, context) => (args) => {
-      sentCommands.push(String(context.commandName));
-      return next(args);
-    },
-    { step: 'initialize', name: 'recordCommands' },
-  );
+  local = await startS3rver('pit-artifact-test');
+  s3 = local.s3;
+  sentCommands = local.sent;
 });
 
 afterAll(async () => {
-  s3?.destroy();
-  await server?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await local?.stop();
 });
 
 beforeEach(() => {
-  sentCommands = [];
+  local.clearSent();
 });
 
 const prefix = 'rs0/snap-1';
@@ -111,7 +79,7 @@ async function download(key: string): Promise<Buffer> {
 }
 
 async function extract(artifact: Buffer): Promise<string> {
-  const dir = await mkdtemp(join(dataDir, 'x-'));
+  const dir = await mkdtemp(join(local.dataDir, 'x-'));
   await writeFile(join(dir, 'a.tar.gz'), artifact);
   await execFileAsync('tar', ['-xzf', join(dir, 'a.tar.gz'), '-C', dir]);
   return dir;

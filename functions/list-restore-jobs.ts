@@ -1,5 +1,5 @@
 import { parseListQuery } from '#lib/domain/query.js';
-import { clusterPath, listLinks, toJobView } from '#lib/domain/view.js';
+import { clusterPath, listView, toJobView } from '#lib/domain/view.js';
 import { listRestoreJobs } from '#lib/use-cases/list-restore-jobs.js';
 import { catalogStore, jobStore } from './commons/deps.js';
 import { apiHandler, clusterSegment } from './commons/http.js';
@@ -13,17 +13,13 @@ export const handler = apiHandler('read', async ({ event, groupId, family, baseU
   return {
     statusCode: 200,
     shape: 'list',
-    body: {
-      links: listLinks({
-        baseUrl,
-        path: `${clusterPath(family, groupId, result.cluster)}/restoreJobs`,
-        pageNum: query.pageNum,
-        itemsPerPage: query.itemsPerPage,
-        hasNext: result.hasNext,
-        ...(query.batchId !== undefined && { extraQuery: { batchId: query.batchId } }),
-      }),
+    body: listView({
+      baseUrl,
+      path: `${clusterPath(family, groupId, result.cluster)}/restoreJobs`,
+      query,
+      page: result,
       results: result.jobs.map((job) => toJobView(job, view)),
-      ...(result.totalCount !== undefined && { totalCount: result.totalCount }),
-    },
+      ...(query.batchId !== undefined && { extraQuery: { batchId: query.batchId } }),
+    }),
   };
 });

@@ -1,6 +1,6 @@
 import { parseListQuery } from '#lib/domain/query.js';
 import { toSnapshotView } from '#lib/domain/snapshot-view.js';
-import { clusterPath, listLinks } from '#lib/domain/view.js';
+import { clusterPath, listView } from '#lib/domain/view.js';
 import { listSnapshots } from '#lib/use-cases/list-snapshots.js';
 import { catalogStore } from './commons/deps.js';
 import { apiHandler, clusterSegment } from './commons/http.js';
@@ -18,18 +18,14 @@ export const handler = apiHandler('read', async ({ event, groupId, family, baseU
   return {
     statusCode: 200,
     shape: 'list',
-    body: {
-      links: listLinks({
-        baseUrl,
-        path: `${clusterPath(family, groupId, result.cluster)}/snapshots`,
-        pageNum: query.pageNum,
-        itemsPerPage: query.itemsPerPage,
-        hasNext: result.hasNext,
-      }),
+    body: listView({
+      baseUrl,
+      path: `${clusterPath(family, groupId, result.cluster)}/snapshots`,
+      query,
+      page: result,
       results: result.snapshots.map((snapshot) =>
         toSnapshotView(snapshot, result.cluster, result.partSnapshots, { baseUrl, family }),
       ),
-      ...(result.totalCount !== undefined && { totalCount: result.totalCount }),
-    },
+    }),
   };
 });

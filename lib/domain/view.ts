@@ -138,3 +138,26 @@ export function listLinks(args: {
   if (args.hasNext) links.push({ href: href(args.pageNum + 1), rel: 'next' });
   return links;
 }
+
+/** MongoDB's list body: `links` (self, previous, next), `results`, and `totalCount` unless includeCount=false. */
+export function listView<T>(args: {
+  baseUrl: string;
+  path: string;
+  query: { pageNum: number; itemsPerPage: number };
+  page: { hasNext: boolean; totalCount?: number };
+  results: T[];
+  extraQuery?: Record<string, string>;
+}): ListView<T> {
+  return {
+    links: listLinks({
+      baseUrl: args.baseUrl,
+      path: args.path,
+      pageNum: args.query.pageNum,
+      itemsPerPage: args.query.itemsPerPage,
+      hasNext: args.page.hasNext,
+      ...(args.extraQuery !== undefined && { extraQuery: args.extraQuery }),
+    }),
+    results: args.results,
+    ...(args.page.totalCount !== undefined && { totalCount: args.page.totalCount }),
+  };
+}

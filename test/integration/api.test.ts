@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from '#lib/domain/catalog.js';
 import { generateSnapshotFiles } from '#local/demo-data.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { goError, goRestoreJob, goRestoreJobList } from '../helpers/go-contract.js';
+import { startTestStack, type TestStack, waitForJob } from '../helpers/stack.js';
 
 type Json = Record<string, any>;
 
@@ -89,6 +90,23 @@ describe('listing restore jobs', () => {
   it('lists the same jobs on the Ops Manager family, by cluster id', async () => {
     const body = (await get(t.publicJobs(t.groupA, paged.id))).json() as Json;
     expect(body.results.map((job: Json) => job.id)).toEqual([...pagedJobIds].reverse());
+  });
+});
+
+describe("what MongoDB's Go clients decode", () => {
+  it('gets integers, booleans and second-precision dates in the create, list and get answers, and in errors', async () => {
+    const created = await post(t.atlasJobs(), { snapshotId: t.snapshotsA[0]?.id, delivery: { methodName: 'HTTP' } });
+    const list = goRestoreJobList.parse(created.json());
+    const id = list.results[0]?.id ?? '';
+    const done = await waitForJob(
+      t.client(t.keys.ownerA),
+      `${t.atlasJobs()}/${id}`,
+      (job) => job.statusName === 'FINISHED',
+    );
+    goRestoreJob.parse(done);
+    goRestoreJobList.parse((await get(t.atlasJobs())).json());
+    goRestoreJobList.parse((await get(t.publicJobs())).json());
+    goError.parse((await get(`${t.atlasJobs()}/0123456789abcdef01234567`)).json());
   });
 });
 

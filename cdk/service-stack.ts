@@ -13,7 +13,8 @@ import {
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import { type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Bucket, EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
@@ -141,6 +142,18 @@ export class ServiceStack extends Stack {
       .bindStateMachine(this.stateMachine)
       .bindSecret(secret);
 
+    // A job written but never started (its create request died in between) is started by this sweeper.
+    const redriveUnfinishedJobs = new RestoreFunction(this, 'RedriveUnfinishedJobs', {
+      name: 'redrive-unfinished-jobs',
+      logRetention,
+    })
+      .bindTable(table, 'read')
+      .bindStateMachine(this.stateMachine);
+    new Rule(this, 'RedriveUnfinishedJobsSchedule', {
+      schedule: Schedule.rate(Duration.minutes(5)),
+      targets: [new LambdaFunction(redriveUnfinishedJobs.function)],
+    });
+
     this.functions = {
       'list-restore-jobs': listRestoreJobs,
       'get-restore-job': getRestoreJob,
@@ -151,6 +164,7 @@ export class ServiceStack extends Stack {
       'list-snapshots': listSnapshots,
       'get-snapshot': getSnapshot,
       'ingest-manifest': ingestManifest,
+      'redrive-unfinished-jobs': redriveUnfinishedJobs,
     };
 
     const { api, stage } = this.createApi(

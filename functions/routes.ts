@@ -21,8 +21,8 @@ export type ApiHandlerName =
 /** Task functions invoked by the state machine (not routed). */
 export type TaskHandlerName = 'restore-job-step' | 'build-restore-artifact';
 
-/** Functions invoked by other AWS services (S3 event notifications; not routed). */
-export type EventHandlerName = 'ingest-manifest';
+/** Functions invoked by other AWS services (S3 event notifications, a schedule; not routed). */
+export type EventHandlerName = 'ingest-manifest' | 'redrive-unfinished-jobs';
 
 const atlas = '/api/atlas/v1.0/groups/{groupId}/clusters/{clusterName}/restoreJobs';
 const opsManager = '/api/public/v1.0/groups/{groupId}/clusters/{clusterId}/restoreJobs';

@@ -46,6 +46,7 @@ const functionNames: readonly RestoreFunctionName[] = [
   'list-snapshots',
   'get-snapshot',
   'ingest-manifest',
+  'redrive-unfinished-jobs',
 ];
 const functionId = (name: RestoreFunctionName) =>
   service.getLogicalId(service.functions[name].function.node.defaultChild as CfnFunction);
@@ -166,6 +167,7 @@ describe('functions', () => {
     'list-snapshots': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
     'get-snapshot': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
     'ingest-manifest': { ...base, TABLE_NAME: tableName, SNAPSHOT_BUCKET: snapshotBucket },
+    'redrive-unfinished-jobs': { ...base, TABLE_NAME: tableName, STATE_MACHINE_ARN: { Ref: stateMachineId } },
   };
 
   it('outputs reference the stateful resources', () => {
@@ -318,10 +320,11 @@ describe('IAM', () => {
     expect(actionsOf(statements).filter((a) => /^(events|states|secretsmanager):/.test(a))).toEqual([]);
   });
 
-  it('only create-restore-job starts executions, only the state machine invokes task functions', () => {
+  it('only create-restore-job and the re-drive sweeper start executions, only the state machine invokes task functions', () => {
     for (const name of functionNames) {
       const starts = grantsOf(statementsOf(name), 'states:StartExecution');
-      expect(starts.map((s) => s.Resource)).toEqual(name === 'create-restore-job' ? [{ Ref: stateMachineId }] : []);
+      const mayStart = name === 'create-restore-job' || name === 'redrive-unfinished-jobs';
+      expect(starts.map((s) => s.Resource)).toEqual(mayStart ? [{ Ref: stateMachineId }] : []);
       expect(actionsOf(statementsOf(name))).not.toContain('lambda:InvokeFunction');
     }
   });
@@ -516,5 +519,17 @@ describe('stateful stack', () => {
     const secret = Object.values(statefulTemplate.findResources('AWS::SecretsManager::Secret'))[0];
     expect(secret?.Properties.GenerateSecretString.PasswordLength).toBeGreaterThanOrEqual(32);
     statefulTemplate.resourceCountIs('AWS::Events::EventBus', 1);
+  });
+});
+
+describe('re-driving jobs nobody started', () => {
+  it('runs the sweeper every 5 minutes; it may read the table and start executions, nothing more', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Targets: [Match.objectLike({ Arn: getAtt(functionId('redrive-unfinished-jobs')) })],
+    });
+    const actions = actionsOf(statementsOf('redrive-unfinished-jobs'));
+    expect(actions).toContain('states:StartExecution');
+    expect(actions.filter((action) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(action))).toEqual([]);
   });
 });

@@ -1,5 +1,4 @@
 import type { RestoreJob } from '../domain/job.js';
-import { effectiveDeliveryStatus } from '../domain/job.js';
 import { toJobView } from '../domain/view.js';
 import type { StatusChange } from './ports.js';
 
@@ -12,8 +11,7 @@ export function statusChange(
   reason?: string,
 ): StatusChange {
   const view = toJobView(job, { baseUrl: job.delivery.baseUrl, family: job.apiFamily, secret, now });
-  // The event reports the state that was written, not one derived later from the clock.
-  view.delivery.statusName =
-    job.delivery.statusName === 'READY' ? effectiveDeliveryStatus(job, now) : job.delivery.statusName;
+  // The event reports the state that was written (a read would derive it from the clock and the counter).
+  view.delivery.statusName = job.delivery.statusName;
   return { job: view, previous, ...(reason !== undefined && { reason }) };
 }

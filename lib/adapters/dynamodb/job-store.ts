@@ -271,7 +271,7 @@ export class DynamoJobStore implements JobStore {
   }
 
   async listUnfinished(): Promise<string[]> {
-    const ids: string[] = [];
+    const unfinished: { id: string; batchId?: string }[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const result = await this.db.send(
@@ -280,16 +280,24 @@ export class DynamoJobStore implements JobStore {
           IndexName: 'gsi2',
           KeyConditionExpression: 'gsi2pk = :unfinished',
           ExpressionAttributeValues: { ':unfinished': 'UNFINISHED' },
-          ProjectionExpression: 'gsi2sk',
+          ProjectionExpression: 'gsi2sk, batchId',
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of result.Items ?? []) ids.push(String(item.gsi2sk));
+      for (const item of result.Items ?? []) {
+        unfinished.push({
+          id: String(item.gsi2sk),
+          ...(item.batchId !== undefined && { batchId: String(item.batchId) }),
+        });
+      }
       startKey = result.LastEvaluatedKey;
     } while (startKey !== undefined);
     // Jobs of a batch whose creation never completed are invisible: nobody asked for them to run.
-    const visible = await Promise.all(ids.map(async (id) => ((await this.getVisible(id)) === undefined ? [] : [id])));
-    return visible.flat();
+    const batchIds = [...new Set(unfinished.flatMap((job) => (job.batchId === undefined ? [] : [job.batchId])))];
+    const committed = new Set(
+      (await batchGetAll(this.db, this.tableName, batchIds.map(batchKey))).map((item) => String(item.batchId)),
+    );
+    return unfinished.filter((job) => job.batchId === undefined || committed.has(job.batchId)).map((job) => job.id);
   }
 
   private async conditionalUpdate(

@@ -352,3 +352,48 @@ export function restoreReadme(args: {
    (for a replica set, follow MongoDB's procedure for restoring a replica set from a backup).
 `;
 }
+
+/**
+ * One slice's entries with range.after < ts <= range.upTo, read from its first byte. Entries must strictly
+ * increase and start after the slice's catalog `after` (anything else is an OplogFormatError naming the slice).
+ * Stops reading at the first entry past upTo.
+ */
+export async function* filterSlice(
+  source: Readable | AsyncIterable<Buffer | Uint8Array | string>,
+  name: string,
+  range: OplogRange,
+  sliceAfter: Optime,
+): AsyncGenerator<OplogDocument> {
+  let previous: Optime = sliceAfter;
+  let first = true;
+  for await (const doc of readOplogEntries(source, name)) {
+    if (compareOptimes(doc.ts, previous) <= 0) {
+      throw new OplogFormatError(
+        name,
+        first
+          ? `its first entry ${fmt(doc.ts)} is not after the slice's start ${fmt(sliceAfter)}`
+          : `entries go backwards: ${fmt(doc.ts)} after ${fmt(previous)}`,
+      );
+    }
+    first = false;
+    previous = doc.ts;
+    if (compareOptimes(doc.ts, range.upTo) > 0) return;
+    if (compareOptimes(doc.ts, range.after) > 0) yield doc;
+  }
+}
+
+/** Bytes and entries of one slice inside the range: what the slice contributes to `oplog.bson`. */
+export async function countSlice(
+  source: Readable | AsyncIterable<Buffer | Uint8Array | string>,
+  name: string,
+  range: OplogRange,
+  sliceAfter: Optime,
+): Promise<{ sizeBytes: number; count: number }> {
+  let sizeBytes = 0;
+  let count = 0;
+  for await (const doc of filterSlice(source, name, range, sliceAfter)) {
+    sizeBytes += doc.raw.length;
+    count++;
+  }
+  return { sizeBytes, count };
+}

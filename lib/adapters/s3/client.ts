@@ -1,9 +1,27 @@
 import { S3Client } from '@aws-sdk/client-s3';
 
 /**
+ * Timeouts on every S3 request: a stalled connection or response fails after these and is retried (the SDK's
+ * standard retries, then the caller's and the state machine's) instead of hanging until Lambda's timeout.
+ * `requestTimeout` is the socket's idle time, so a large object streaming at any pace never trips it.
+ */
+export const S3_CONNECTION_TIMEOUT_MS = 5_000;
+export const S3_REQUEST_TIMEOUT_MS = 30_000;
+/** Throttling (503 SlowDown), 5xx and resets are retried with exponential backoff and jitter. */
+export const S3_MAX_ATTEMPTS = 5;
+
+/**
  * One S3 client per process. Path-style addressing is only for the local S3 (s3rver), which has no
  * virtual-host buckets; checksum behaviour comes from the SDK's own environment variables.
  */
 export function createS3Client(opts: { forcePathStyle: boolean }): S3Client {
-  return new S3Client({ forcePathStyle: opts.forcePathStyle });
+  return new S3Client({
+    forcePathStyle: opts.forcePathStyle,
+    maxAttempts: S3_MAX_ATTEMPTS,
+    requestHandler: {
+      connectionTimeout: S3_CONNECTION_TIMEOUT_MS,
+      requestTimeout: S3_REQUEST_TIMEOUT_MS,
+      // Range builds read up to 16 objects at once and upload 4 parts: well under the default 50 sockets.
+    },
+  });
 }

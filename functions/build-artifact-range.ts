@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { buildRange } from '#lib/use-cases/build-artifact.js';
+import { PermanentError } from '#lib/use-cases/task-errors.js';
+import { artifactWork, buildTuning } from './commons/artifacts.js';
+import { jobStore } from './commons/deps.js';
+import { logger } from './commons/logger.js';
+
+const input = z.object({ jobId: z.string().regex(/^[0-9a-f]{24}$/), range: z.int().min(0).max(100_000) });
+
+/**
+ * State machine task (one Map iteration): builds one range of the artifact's tar stream with parallel ranged
+ * reads and gzip on every vCPU, into the range's own object. Deployed with Lambda's 10,240 MB (6 vCPUs) and
+ * UV_THREADPOOL_SIZE set for them (cdk/service-stack.ts).
+ */
+export const handler = async (event: unknown) => {
+  const parsed = input.safeParse(event);
+  if (!parsed.success) throw new PermanentError(`Invalid range input: ${parsed.error.message}`);
+  const started = Date.now();
+  const { sizeBytes } = await buildRange({ jobs: jobStore(), work: artifactWork() }, parsed.data, buildTuning());
+  logger.info('Range built', { ...parsed.data, sizeBytes, ms: Date.now() - started });
+  return {};
+};

@@ -1,0 +1,494 @@
+/**
+ * The fan-out build of a job's `.tar.gz`, one use case per state machine step (lib/state-machine):
+ *
+ *   prepare  → count (Map, point in time only) → plan → build ranges (Map) ∥ verify split files (Map of chains)
+ *            → complete (a loop) → [FinishDelivery: READY] → hash (a loop) → [RecordHash]
+ *
+ * Every step is idempotent: its outputs are objects named by the job and the step's input, so a retried or
+ * re-driven step rewrites the same bytes. Everything that grows with the snapshot lives in S3 (the layout, the
+ * range outputs); the state machine carries only indices, cursors and hash states.
+ */
+import { Readable } from 'node:stream';
+import { planParts } from '../artifact/assembly.js';
+import {
+  type ArtifactPlan,
+  MAX_RANGES,
+  type PlannedMember,
+  planLayout,
+  rangeBytesFor,
+  type SegmentLine,
+} from '../artifact/layout.js';
+import { restoreReadme } from '../artifact/oplog.js';
+import { ParallelGzip, type ParallelGzipOptions } from '../artifact/parallel-gzip.js';
+import { ArtifactIntegrityError, rangeBytes, rangePieces, sizeMismatch } from '../artifact/range-build.js';
+import { type HashProgress, ResumableHash } from '../artifact/resumable-hash.js';
+import { countSlice } from '../artifact/oplog.js';
+import type { OplogSlice, Snapshot, SnapshotFile } from '../domain/catalog.js';
+import type { Artifact, RestoreJob } from '../domain/job.js';
+import { compareOptimes, toOptime } from '../domain/optime.js';
+import type { ArtifactWork, CatalogStore, JobStore, SnapshotFiles } from './ports.js';
+import { PermanentError, toTaskError } from './task-errors.js';
+
+export interface BuildDeps {
+  readonly jobs: JobStore;
+  readonly catalog: CatalogStore;
+  readonly files: SnapshotFiles;
+  readonly work: ArtifactWork;
+}
+
+/** Tuning that tests and the local stack shrink; defaults are AWS's. */
+export interface BuildTuning {
+  /** Forces the range size (tests: tiny ranges exercise many ranges on a small snapshot). */
+  readonly rangeBytes?: number;
+  /** Bytes of oplog counted per count invocation. */
+  readonly countBatchBytes?: number;
+  /** Bytes a hash-chain link reads at most before handing its state on (besides its time budget). */
+  readonly hashLinkBytes?: number;
+  readonly gzip?: ParallelGzipOptions;
+}
+
+/** Where the artifact goes in the restore bucket. */
+export function artifactKey(job: Pick<RestoreJob, 'groupId' | 'id' | 'delivery'>): string {
+  return `restores/${job.groupId}/${job.id}/${job.delivery.fileName}`;
+}
+
+async function requireJob(jobs: JobStore, jobId: string): Promise<RestoreJob> {
+  const job = await jobs.get(jobId);
+  if (job === undefined) throw new PermanentError(`Restore job ${jobId} does not exist.`);
+  return job;
+}
+
+async function requireSnapshot(catalog: CatalogStore, job: RestoreJob): Promise<Snapshot> {
+  if (job.snapshotId === undefined) throw new PermanentError(`Restore job ${job.id} has no snapshot to restore.`);
+  const snapshot = await catalog.getSnapshot(job.snapshotId);
+  if (snapshot === undefined) throw new PermanentError(`Snapshot ${job.snapshotId} no longer exists.`);
+  return snapshot;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// prepare: is there anything to build, and which oplog slices to count
+
+interface SliceRef {
+  readonly key: string;
+  readonly after: SegmentLine['sliceAfter'];
+}
+interface CountBatch {
+  readonly slices: readonly SliceRef[];
+}
+interface CountResult {
+  readonly slices: readonly { readonly sizeBytes: number; readonly count: number }[];
+}
+
+export interface PrepareOutput {
+  /** Present when the job already has its artifact (a re-driven execution): nothing to build. */
+  readonly artifact?: Artifact;
+  /** One entry per oplog count batch (empty for a snapshot restore). */
+  readonly countBatches: readonly number[];
+}
+
+/** Default oplog bytes per count invocation: parsing BSON headers runs at several hundred MB/s. */
+const COUNT_BATCH_BYTES = 8 * 1024 * 1024 * 1024;
+const MAX_COUNT_BATCHES = 1000;
+
+export async function prepareArtifact(
+  deps: BuildDeps,
+  input: { jobId: string },
+  tuning: BuildTuning = {},
+): Promise<PrepareOutput> {
+  const job = await requireJob(deps.jobs, input.jobId);
+  if (job.artifact !== undefined) return { artifact: job.artifact, countBatches: [] };
+  await requireSnapshot(deps.catalog, job);
+  if (job.oplog === undefined) return { countBatches: [] };
+  const slices = await oplogSlices(deps.catalog, job);
+  // Batches of whole slices, by bytes, in order.
+  const perBatch = Math.max(
+    tuning.countBatchBytes ?? COUNT_BATCH_BYTES,
+    Math.ceil(slices.reduce((sum, slice) => sum + slice.sizeBytes, 0) / MAX_COUNT_BATCHES),
+  );
+  const batches: SliceRef[][] = [];
+  let current: SliceRef[] = [];
+  let bytes = 0;
+  for (const slice of slices) {
+    if (current.length > 0 && bytes + slice.sizeBytes > perBatch) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push({ key: slice.key, after: toOptime(slice.after) });
+    bytes += slice.sizeBytes;
+  }
+  if (current.length > 0) batches.push(current);
+  await Promise.all(batches.map((batch, index) => deps.work.putJson(job.id, `oplog/${index}.json`, { slices: batch })));
+  return { countBatches: batches.map((_, index) => index) };
+}
+
+/** The job's oplog slices, re-read from the catalog and checked against what the job was created with. */
+async function oplogSlices(catalog: CatalogStore, job: RestoreJob): Promise<OplogSlice[]> {
+  const range = job.oplog;
+  if (range === undefined) return [];
+  const slices = await catalog.oplogSlicesAfter(job.groupId, job.clusterId, range.after, range.upTo);
+  const expected = (range as { sliceCount?: number; sliceKeys?: readonly string[] }).sliceCount;
+  if (expected !== undefined && slices.length !== expected) {
+    throw new PermanentError(`The oplog of this restore changed: ${expected} slices planned, ${slices.length} now.`);
+  }
+  let previous = toOptime(range.after);
+  for (const [index, slice] of slices.entries()) {
+    const after = toOptime(slice.after);
+    const chained = index === 0 ? compareOptimes(after, previous) <= 0 : compareOptimes(after, previous) === 0;
+    if (!chained) throw new PermanentError(`The oplog has a gap before slice ${slice.key}.`);
+    previous = toOptime(slice.last);
+  }
+  if (slices.length > 0 && compareOptimes(previous, toOptime(range.upTo)) < 0) {
+    throw new PermanentError('The oplog no longer reaches the restore target.');
+  }
+  return slices;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// count: one batch of oplog slices
+
+export async function countOplogBatch(deps: Pick<BuildDeps, 'jobs' | 'work'>, input: { jobId: string; batch: number }) {
+  const job = await requireJob(deps.jobs, input.jobId);
+  if (job.oplog === undefined) throw new PermanentError(`Restore job ${job.id} is not a point-in-time restore.`);
+  const batch = await deps.work.getJson<CountBatch>(job.id, `oplog/${input.batch}.json`);
+  if (batch === undefined) throw new PermanentError(`Oplog batch ${input.batch} of job ${job.id} was not prepared.`);
+  const range = { after: toOptime(job.oplog.after), upTo: toOptime(job.oplog.upTo) };
+  const slices: CountResult['slices'][number][] = [];
+  for (const slice of batch.slices) {
+    try {
+      slices.push(await countSlice(await deps.work.sources.open(slice.key), slice.key, range, slice.after));
+    } catch (error) {
+      throw toTaskError(error, `Counting oplog slice ${slice.key} failed`);
+    }
+  }
+  await deps.work.putJson(job.id, `oplog/${input.batch}.counts.json`, { slices } satisfies CountResult);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// plan: the layout and the ranges
+
+export interface PlanOutput {
+  /** Range indices: the build Map's items. */
+  readonly ranges: readonly number[];
+  /** Indices into the plan's verify list: the verify Map's items. */
+  readonly verify: readonly number[];
+  readonly tarBytes: number;
+}
+
+/** What plan.json holds (the ranges and verify items are read back by index). */
+export interface StoredPlan extends ArtifactPlan {
+  readonly key: string;
+  readonly oplog?: { readonly entries: number; readonly sizeBytes: number };
+}
+
+const POINT_IN_TIME_NAMES = ['oplog.bson', 'RESTORE.md'];
+
+export async function planArtifact(
+  deps: BuildDeps,
+  input: { jobId: string; countBatches?: readonly number[] },
+  tuning: BuildTuning = {},
+): Promise<PlanOutput> {
+  const job = await requireJob(deps.jobs, input.jobId);
+  const snapshot = await requireSnapshot(deps.catalog, job);
+  const mtime = Math.floor(Date.parse(snapshot.timestamp.date) / 1000);
+
+  // The point-in-time members, from the count step's results.
+  let oplog: { segments: Omit<SegmentLine, 't' | 'at'>[]; entries: number; sizeBytes: number } | undefined;
+  if (job.oplog !== undefined) {
+    const range = { after: toOptime(job.oplog.after), upTo: toOptime(job.oplog.upTo) };
+    const segments: Omit<SegmentLine, 't' | 'at'>[] = [];
+    for (const index of input.countBatches ?? []) {
+      const [batch, counts] = await Promise.all([
+        deps.work.getJson<CountBatch>(job.id, `oplog/${index}.json`),
+        deps.work.getJson<CountResult>(job.id, `oplog/${index}.counts.json`),
+      ]);
+      if (batch === undefined || counts === undefined || counts.slices.length !== batch.slices.length) {
+        throw new PermanentError(`Oplog batch ${index} of job ${job.id} was not counted.`);
+      }
+      batch.slices.forEach((slice, i) => {
+        const count = counts.slices[i] as CountResult['slices'][number];
+        if (count.count > 0) {
+          segments.push({ key: slice.key, sliceAfter: slice.after, ...range, size: count.sizeBytes, count: count.count });
+        }
+      });
+    }
+    oplog = {
+      segments,
+      entries: segments.reduce((sum, s) => sum + s.count, 0),
+      sizeBytes: segments.reduce((sum, s) => sum + s.size, 0),
+    };
+  }
+
+  const estimate =
+    snapshotBytes(snapshot) + snapshotFiles(snapshot) * 1536 + (oplog?.sizeBytes ?? 0) + 64 * 1024;
+  let rangeBytesValue: number;
+  try {
+    rangeBytesValue = tuning.rangeBytes ?? rangeBytesFor(estimate);
+  } catch (error) {
+    throw new PermanentError(`The snapshot is too large to restore: ${(error as Error).message}`);
+  }
+
+  const files = deps.files.list(snapshot);
+  async function* members(): AsyncGenerator<PlannedMember> {
+    for await (const file of files as AsyncIterable<SnapshotFile>) {
+      if (oplog !== undefined && POINT_IN_TIME_NAMES.includes(file.name)) {
+        throw new PermanentError(`Snapshot file ${JSON.stringify(file.name)} collides with the point-in-time files.`);
+      }
+      yield {
+        kind: 'file',
+        name: file.name,
+        size: file.sizeBytes,
+        key: file.key,
+        ...(file.sha256 !== undefined && { sha256: file.sha256 }),
+      };
+    }
+    if (oplog !== undefined && job.oplog !== undefined) {
+      yield { kind: 'oplog', name: 'oplog.bson', segments: oplog.segments };
+      const text = restoreReadme({
+        clusterName: job.clusterName,
+        ...(job.replicaSetName !== undefined && { replicaSetName: job.replicaSetName }),
+        snapshotTimestamp: snapshot.timestamp,
+        target: job.oplog.upTo,
+        entries: oplog.entries,
+      });
+      yield { kind: 'text', name: 'RESTORE.md', text };
+    }
+  }
+
+  let plan: ArtifactPlan;
+  try {
+    plan = await deps.work.writeLayout(job.id, (write) =>
+      planLayout(members(), { rangeBytes: rangeBytesValue, mtime, write }),
+    );
+  } catch (error) {
+    throw toTaskError(error, 'Planning the artifact failed');
+  }
+  if (plan.ranges.length > MAX_RANGES && tuning.rangeBytes === undefined) {
+    throw new PermanentError(`The artifact needs ${plan.ranges.length} ranges, over ${MAX_RANGES}.`);
+  }
+  const stored: StoredPlan = {
+    ...plan,
+    key: artifactKey(job),
+    ...(oplog !== undefined && { oplog: { entries: oplog.entries, sizeBytes: oplog.sizeBytes } }),
+  };
+  await deps.work.putJson(job.id, 'plan.json', stored);
+  await deps.jobs.recordProgress(job.id, plan.tarBytes);
+  return {
+    ranges: plan.ranges.map((_, index) => index),
+    verify: plan.verify.map((_, index) => index),
+    tarBytes: plan.tarBytes,
+  };
+}
+
+function snapshotBytes(snapshot: Snapshot): number {
+  return snapshot.fileList?.sizeBytes ?? (snapshot.files ?? []).reduce((sum, file) => sum + file.sizeBytes, 0);
+}
+
+function snapshotFiles(snapshot: Snapshot): number {
+  return snapshot.fileList?.count ?? (snapshot.files ?? []).length;
+}
+
+async function requirePlan(work: ArtifactWork, jobId: string): Promise<StoredPlan> {
+  const plan = await work.getJson<StoredPlan>(jobId, 'plan.json');
+  if (plan === undefined) throw new PermanentError(`Restore job ${jobId} has no artifact plan.`);
+  return plan;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// build: one range
+
+export async function buildRange(
+  deps: Pick<BuildDeps, 'jobs' | 'work'>,
+  input: { jobId: string; range: number },
+  tuning: BuildTuning = {},
+): Promise<{ sizeBytes: number }> {
+  const plan = await requirePlan(deps.work, input.jobId);
+  const range = plan.ranges[input.range];
+  if (range === undefined) throw new PermanentError(`Range ${input.range} is not in the plan.`);
+  try {
+    const pieces = rangePieces(deps.work.readLayout(input.jobId, range.line), range, plan.mtime);
+    const tar = Readable.from(rangeBytes(pieces, deps.work.sources), { objectMode: false });
+    const gzip = new ParallelGzip(tuning.gzip);
+    tar.on('error', (error) => gzip.destroy(error));
+    const sizeBytes = await deps.work.putRange(input.jobId, input.range, tar.pipe(gzip), range.end - range.start);
+    await deps.jobs.recordRangeBuilt(input.jobId, input.range, range.end - range.start);
+    return { sizeBytes };
+  } catch (error) {
+    throw toTaskError(error, `Building range ${input.range} failed`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// verify: the SHA-256 of a file that crosses ranges, one link of a chain
+
+export interface VerifyCursor {
+  readonly jobId: string;
+  readonly item: number;
+  readonly progress?: HashProgress;
+  readonly done?: true;
+}
+
+const HASH_CHUNK_BYTES = 8 * 1024 * 1024;
+/** Reads run ahead of the hash: a single stream from S3 is slower than hash-wasm's ~300-450 MB/s. */
+const HASH_READ_AHEAD = 8;
+
+export async function verifyFile(
+  deps: Pick<BuildDeps, 'work'>,
+  input: VerifyCursor,
+  budget: { deadline: number; now: () => number },
+  tuning: BuildTuning = {},
+): Promise<VerifyCursor> {
+  const plan = await requirePlan(deps.work, input.jobId);
+  const item = plan.verify[input.item];
+  if (item === undefined) throw new PermanentError(`Verify item ${input.item} is not in the plan.`);
+  try {
+    if ((input.progress?.position ?? 0) === 0) {
+      const size = await deps.work.objectSize('snapshots', item.key);
+      if (size !== item.size) throw sizeMismatch(item.name, item.size, size ?? 0);
+    }
+    const hash = await ResumableHash.resume(input.progress ?? { algorithm: 'sha256', position: 0 });
+    await hashStretch(hash, item.size, budget, tuning, (from, to) => deps.work.readChunk('snapshots', item.key, from, to));
+    if (hash.position < item.size) return { jobId: input.jobId, item: input.item, progress: hash.save() };
+    const actual = hash.digest();
+    if (actual !== item.sha256) {
+      throw new ArtifactIntegrityError(
+        item.name,
+        `snapshot file ${JSON.stringify(item.name)}: SHA-256 ${actual} does not match the manifest's`,
+      );
+    }
+    return { jobId: input.jobId, item: input.item, done: true };
+  } catch (error) {
+    throw toTaskError(error, `Verifying ${JSON.stringify(item.name)} failed`);
+  }
+}
+
+/** Hashes from hash.position on until the end, the deadline, or the link's byte budget. */
+async function hashStretch(
+  hash: ResumableHash,
+  size: number,
+  budget: { deadline: number; now: () => number },
+  tuning: BuildTuning,
+  read: (from: number, to: number) => Promise<Buffer>,
+): Promise<void> {
+  const stopAt = Math.min(size, hash.position + (tuning.hashLinkBytes ?? Number.MAX_SAFE_INTEGER));
+  const window: Promise<Buffer>[] = [];
+  let next = hash.position;
+  const refill = () => {
+    while (window.length < HASH_READ_AHEAD && next < stopAt) {
+      const to = Math.min(stopAt, next + HASH_CHUNK_BYTES);
+      const read_ = read(next, to);
+      read_.catch(() => {});
+      window.push(read_);
+      next = to;
+    }
+  };
+  refill();
+  const first = hash.position;
+  while (window.length > 0) {
+    // Hand on at the deadline (reads in flight are dropped), having always made some progress.
+    if (hash.position > first && budget.now() >= budget.deadline) return;
+    hash.update(await (window.shift() as Promise<Buffer>));
+    refill();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// complete: assemble the multipart upload from the range outputs, in as many links as it takes
+
+export interface CompleteCursor {
+  readonly uploadId?: string;
+  /** Index into the planned parts of the next part to upload. */
+  readonly next?: number;
+}
+
+export interface CompleteOutput {
+  readonly cursor: CompleteCursor;
+  readonly artifact?: Artifact;
+}
+
+const COPY_CONCURRENCY = 16;
+
+export async function completeArtifact(
+  deps: Pick<BuildDeps, 'jobs' | 'work'>,
+  input: { jobId: string; cursor?: CompleteCursor },
+  budget: { deadline: number; now: () => number },
+): Promise<CompleteOutput> {
+  const job = await requireJob(deps.jobs, input.jobId);
+  if (job.artifact !== undefined) return { cursor: {}, artifact: job.artifact };
+  const plan = await deps.work.getJson<StoredPlan>(job.id, 'plan.json');
+  if (plan === undefined) {
+    // A retried completion whose first attempt completed the upload and deleted the work area.
+    const sizeBytes = await deps.work.objectSize('restores', artifactKey(job));
+    if (sizeBytes === undefined) throw new PermanentError(`Restore job ${job.id} has no artifact plan.`);
+    return { cursor: {}, artifact: { key: artifactKey(job), fileName: job.delivery.fileName, sizeBytes } };
+  }
+  try {
+    const sizes = await deps.work.rangeSizes(job.id, plan.ranges.length);
+    const parts = planParts(sizes);
+    const total = sizes.reduce((sum, size) => sum + size, 0);
+    const uploadId = input.cursor?.uploadId ?? (await deps.work.startUpload(plan.key));
+    const first = input.cursor?.next ?? 0;
+    let next = first;
+    while (next < parts.length) {
+      if (next > first && budget.now() >= budget.deadline) return { cursor: { uploadId, next } };
+      const batch = parts.slice(next, next + COPY_CONCURRENCY);
+      await Promise.all(
+        batch.map((part) =>
+          part.kind === 'copy'
+            ? deps.work.copyPart({ key: plan.key, uploadId, partNumber: part.partNumber, jobId: job.id, slice: part.slice })
+            : deps.work.mergePart({
+                key: plan.key,
+                uploadId,
+                partNumber: part.partNumber,
+                jobId: job.id,
+                slices: part.slices,
+              }),
+        ),
+      );
+      next += batch.length;
+    }
+    await deps.work.completeUpload(plan.key, uploadId, total);
+    // The work area (plan, layout, range outputs) is no longer needed.
+    await deps.work.deleteWork(job.id);
+    return { cursor: { uploadId, next }, artifact: { key: plan.key, fileName: job.delivery.fileName, sizeBytes: total } };
+  } catch (error) {
+    throw toTaskError(error, 'Assembling the artifact failed');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// hash: the artifact's SHA-1, one link of a chain
+
+export interface HashOutput {
+  readonly progress: HashProgress;
+  readonly sha1?: string;
+}
+
+export async function hashArtifact(
+  deps: Pick<BuildDeps, 'jobs' | 'work'>,
+  input: { jobId: string; progress?: HashProgress },
+  budget: { deadline: number; now: () => number },
+  tuning: BuildTuning = {},
+): Promise<HashOutput> {
+  const job = await requireJob(deps.jobs, input.jobId);
+  const artifact = job.artifact;
+  if (artifact === undefined) throw new PermanentError(`Restore job ${job.id} has no artifact to hash.`);
+  const progress = input.progress ?? { algorithm: 'sha1', position: 0 };
+  if (artifact.sha1 !== undefined) return { progress, sha1: artifact.sha1 };
+  try {
+    const hash = await ResumableHash.resume(progress);
+    await hashStretch(hash, artifact.sizeBytes, budget, tuning, (from, to) =>
+      deps.work.readChunk('restores', artifact.key, from, to),
+    );
+    if (hash.position < artifact.sizeBytes) return { progress: hash.save() };
+    return { progress: { algorithm: 'sha1', position: hash.position }, sha1: hash.digest() };
+  } catch (error) {
+    throw toTaskError(error, 'Hashing the artifact failed');
+  }
+}
+
+/** A failed build leaves nothing behind: its multipart upload is aborted and its work area deleted. */
+export async function cleanUpBuild(deps: Pick<BuildDeps, 'work'>, job: RestoreJob): Promise<void> {
+  await deps.work.abortUploads(artifactKey(job));
+  await deps.work.deleteWork(job.id);
+}

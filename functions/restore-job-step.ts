@@ -1,31 +1,55 @@
 import { z } from 'zod';
-import { advanceRestoreJob } from '#lib/use-cases/advance-restore-job.js';
+import { advanceRestoreJob, recordArtifactHash } from '#lib/use-cases/advance-restore-job.js';
+import { cleanUpBuild } from '#lib/use-cases/build-artifact.js';
 import { PermanentError, toTaskError } from '#lib/use-cases/task-errors.js';
-import { restoreArtifacts } from './commons/artifacts.js';
+import { artifactWork, restoreArtifacts } from './commons/artifacts.js';
 import { clock, jobStore, secret } from './commons/deps.js';
 import { events } from './commons/events.js';
 import { logger } from './commons/logger.js';
 
-const input = z.object({
-  jobId: z.string().regex(/^[0-9a-f]{24}$/),
-  step: z.enum(['start', 'finish', 'fail', 'expire']),
-  artifact: z
-    .object({ key: z.string(), fileName: z.string(), sha1: z.string(), sizeBytes: z.number().int().nonnegative() })
-    .optional(),
-  error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
-});
+const jobId = z.string().regex(/^[0-9a-f]{24}$/);
+const input = z.discriminatedUnion('step', [
+  z.object({ jobId, step: z.literal('start') }),
+  z.object({
+    jobId,
+    step: z.literal('finish'),
+    artifact: z.object({ key: z.string(), fileName: z.string(), sizeBytes: z.number().int().nonnegative() }),
+  }),
+  z.object({
+    jobId,
+    step: z.literal('fail'),
+    error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
+  }),
+  z.object({ jobId, step: z.literal('expire') }),
+  z.object({ jobId, step: z.literal('hashed'), sha1: z.string().regex(/^[0-9a-f]{40}$/) }),
+]);
 
-/** State machine task: moves a job one step (start, finish, fail, expire) and publishes the change. */
+/**
+ * State machine task: moves a job one step (start, finish, fail, expire) and publishes the change, or records the
+ * artifact's SHA-1 once the hash chain has it (hashed).
+ */
 export const handler = async (event: unknown) => {
   const parsed = input.safeParse(event);
   if (!parsed.success) throw new PermanentError(`Invalid step input: ${parsed.error.message}`);
+  const request = parsed.data;
   // Throttling, 5xx and unpublished events are retried by the state machine; anything else breaks the job.
-  const result = await advanceRestoreJob(
-    { jobs: jobStore(), events: events(), artifacts: restoreArtifacts(), clock, secret: await secret().get() },
-    parsed.data,
-  ).catch((error: unknown) => {
-    throw toTaskError(error, `Step ${parsed.data.step} failed`);
-  });
-  logger.info('Restore job step', { jobId: parsed.data.jobId, step: parsed.data.step, ...result });
-  return result;
+  try {
+    const deps = { jobs: jobStore(), events: events(), clock, secret: await secret().get() };
+    const result =
+      request.step === 'hashed'
+        ? await recordArtifactHash(deps, request)
+        : await advanceRestoreJob(
+            {
+              ...deps,
+              artifacts: restoreArtifacts(),
+              // A broken build's multipart upload is aborted and its work area deleted.
+              cleanUp: (job) => cleanUpBuild({ work: artifactWork() }, job),
+            },
+            request,
+          );
+    logger.info('Restore job step', { jobId: request.jobId, step: request.step, ...result });
+    return result;
+  } catch (error) {
+    throw toTaskError(error, `Step ${request.step} failed`);
+  }
 };

@@ -20,4 +20,21 @@ export const ENV = {
   secretArn: 'SECRET_ARN',
   /** "true" only for the local S3 (s3rver), which needs path-style URLs. */
   s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
+  /** Optional build tuning (tests and the local stack; unset on AWS): a fixed range size in bytes. */
+  buildRangeBytes: 'BUILD_RANGE_BYTES',
+  /** Optional: oplog bytes per count invocation. */
+  buildCountBatchBytes: 'BUILD_COUNT_BATCH_BYTES',
+  /** Optional: bytes one hash-chain link hashes at most before handing its state on. */
+  buildHashLinkBytes: 'BUILD_HASH_LINK_BYTES',
+  /** Optional: gzip jobs at once in a range build (default: the vCPUs the function has). */
+  buildGzipConcurrency: 'BUILD_GZIP_CONCURRENCY',
 } as const;
+
+/** A positive integer from an optional variable (undefined when unset). */
+export function optionalIntEnv(name: string): number | undefined {
+  const value = process.env[name];
+  if (value === undefined || value === '') return undefined;
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < 1) throw new Error(`Environment variable ${name} must be a positive integer`);
+  return parsed;
+}

@@ -32,7 +32,18 @@ export interface AwsEndpointsOptions {
   loadHandler?: HandlerLoader;
   /** Execution diagnostics (failed states, retries, failed executions). Default: console.error. */
   log?: (line: string) => void;
+  /**
+   * Invocations of a function that may run at once, like Lambda's reserved concurrency: a Map's iterations
+   * beyond it wait for a slot. On one machine this keeps a 40-way Map from running 40 range builds (and their
+   * buffers) in one process. Functions not named are unlimited.
+   */
+  functionConcurrency?: Readonly<Record<string, number>>;
+  /** Wraps every task invocation (tests inject faults: a throttled or crashed invocation). */
+  taskHook?: TaskHook;
 }
+
+/** Runs `invoke` (the function) for a task of `functionName` with `payload`, or fails instead, as a test decides. */
+export type TaskHook = (functionName: string, payload: unknown, invoke: () => Promise<unknown>) => Promise<unknown>;
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
 
@@ -86,6 +97,8 @@ export async function startAwsEndpoints(opts: AwsEndpointsOptions): Promise<AwsE
     // With the default loader a missing module is a wiring error: report it at start, not mid-execution.
     ...(opts.loadHandler ? {} : { functionsDir }),
     log: opts.log ?? ((line) => console.error(line)),
+    functionConcurrency: opts.functionConcurrency ?? {},
+    ...(opts.taskHook !== undefined && { taskHook: opts.taskHook }),
   });
   const events = new LocalEventBridge(join(opts.dataDir, 'events.ndjson'));
   const secrets = new LocalSecretsManager(join(opts.dataDir, 'secret'), opts.secretArn);
@@ -189,6 +202,8 @@ class LocalStepFunctions {
       loadHandler: HandlerLoader;
       functionsDir?: string;
       log: (line: string) => void;
+      functionConcurrency: Readonly<Record<string, number>>;
+      taskHook?: TaskHook;
     },
   ) {
     const definition = loadDefinition(opts.definitionPath);
@@ -342,14 +357,46 @@ class LocalStepFunctions {
     return overrides;
   }
 
+  private readonly slots = new Map<string, { free: number; waiting: (() => void)[] }>();
+
+  /** Waits for a free slot of the function when its concurrency is limited; returns the release. */
+  private async acquire(functionName: string): Promise<() => void> {
+    const limit = this.opts.functionConcurrency[functionName];
+    if (limit === undefined) return () => {};
+    let slot = this.slots.get(functionName);
+    if (slot === undefined) {
+      slot = { free: limit, waiting: [] };
+      this.slots.set(functionName, slot);
+    }
+    const pool = slot;
+    if (pool.free > 0) pool.free--;
+    else await new Promise<void>((resolve) => pool.waiting.push(resolve));
+    return () => {
+      const next = pool.waiting.shift();
+      if (next) next();
+      else pool.free++;
+    };
+  }
+
   private async invoke(task: TaskBinding, input: unknown): Promise<unknown> {
+    const release = await this.acquire(task.functionName);
+    try {
+      return await this.invokeNow(task, input);
+    } finally {
+      release();
+    }
+  }
+
+  private async invokeNow(task: TaskBinding, input: unknown): Promise<unknown> {
     const payload = jsonRoundTrip(task.integration && isObject(input) ? input.Payload : input);
     let result: unknown;
     try {
       const handler = await this.opts.loadHandler(task.functionName).catch((err: unknown) => {
         throw Object.assign(toError(err), { name: 'Runtime.ImportModuleError' });
       });
-      result = jsonRoundTrip(await handler(payload, lambdaContext(task.functionName, task.timeoutMs)));
+      const run = () => handler(payload, lambdaContext(task.functionName, task.timeoutMs));
+      const hook = this.opts.taskHook;
+      result = jsonRoundTrip(await (hook ? hook(task.functionName, payload, run) : run()));
     } catch (err) {
       throw lambdaError(err);
     }

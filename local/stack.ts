@@ -5,7 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MANIFEST_PREFIX, MANIFEST_SUFFIX } from '../lib/domain/manifest.js';
 import { ENV } from '../lib/env.js';
 import { type ApiGateway, startApiGateway } from './api-gateway.js';
-import { type AwsEndpoints, startAwsEndpoints } from './aws-endpoints.js';
+import { type AwsEndpoints, startAwsEndpoints, type TaskHook } from './aws-endpoints.js';
 import { ensureTable, type LocalDynamoDb, startLocalDynamoDb } from './dynamodb.js';
 import { createHandlerLoader, jsonRoundTrip, LOCAL_ACCOUNT_ID, LOCAL_REGION, lambdaContext } from './lambda.js';
 import { type LocalS3, startLocalS3 } from './s3.js';
@@ -35,7 +35,20 @@ export interface LocalStackOptions {
   port: number;
   /** API host, default 127.0.0.1. The AWS endpoints always listen on 127.0.0.1. */
   host?: string;
+  /** Build tuning (tests shrink it so a small snapshot exercises many ranges and hash links). */
+  build?: {
+    rangeBytes?: number;
+    countBatchBytes?: number;
+    hashLinkBytes?: number;
+    /** Range builds at once (default LOCAL_RANGE_CONCURRENCY). */
+    rangeConcurrency?: number;
+  };
+  /** Wraps every state machine task invocation (tests inject faults). */
+  taskHook?: TaskHook;
 }
+
+/** Range builds running at once on one machine: two keep both cores busy with flat memory. */
+export const LOCAL_RANGE_CONCURRENCY = 2;
 
 export interface LocalStack {
   /** The API's base URL, e.g. http://127.0.0.1:3000 */
@@ -88,6 +101,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       dataDir,
       stateMachineArn: LOCAL_RESOURCES.stateMachineArn,
       secretArn: LOCAL_RESOURCES.secretArn,
+      // On AWS each range build is a 6-vCPU Lambda; here they share this process and its cores.
+      functionConcurrency: { 'build-artifact-range': opts.build?.rangeConcurrency ?? LOCAL_RANGE_CONCURRENCY },
+      ...(opts.taskHook !== undefined && { taskHook: opts.taskHook }),
     });
     started.push(aws);
 
@@ -99,6 +115,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       [ENV.eventBusName]: LOCAL_RESOURCES.eventBusName,
       [ENV.secretArn]: LOCAL_RESOURCES.secretArn,
       [ENV.s3ForcePathStyle]: 'true',
+      ...(opts.build?.rangeBytes !== undefined && { [ENV.buildRangeBytes]: String(opts.build.rangeBytes) }),
+      ...(opts.build?.countBatchBytes !== undefined && {
+        [ENV.buildCountBatchBytes]: String(opts.build.countBatchBytes),
+      }),
+      ...(opts.build?.hashLinkBytes !== undefined && { [ENV.buildHashLinkBytes]: String(opts.build.hashLinkBytes) }),
       // The SDK's own per-service endpoint variables: the functions' clients need no local code.
       AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
       AWS_ENDPOINT_URL_S3: s3.endpoint,

@@ -1,13 +1,52 @@
+import { S3ArtifactWork } from '#lib/adapters/s3/artifact-work.js';
 import { createS3Client } from '#lib/adapters/s3/client.js';
 import { S3RestoreArtifacts } from '#lib/adapters/s3/restore-artifacts.js';
-import { ENV, requireEnv } from '#lib/env.js';
+import { S3SnapshotFiles } from '#lib/adapters/s3/snapshot-files.js';
+import { ENV, optionalIntEnv, requireEnv } from '#lib/env.js';
+import type { BuildTuning } from '#lib/use-cases/build-artifact.js';
 import { once } from './deps.js';
 
-// The download function only presigns, so it is deployed without SNAPSHOT_BUCKET; write() requires it.
+const s3 = /* @__PURE__ */ once(() =>
+  createS3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' }),
+);
+
+// The download function only presigns, so it is deployed without SNAPSHOT_BUCKET; builds require it.
 export const restoreArtifacts = /* @__PURE__ */ once(
   () =>
-    new S3RestoreArtifacts(createS3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' }), {
+    new S3RestoreArtifacts(s3(), {
+      restores: requireEnv(ENV.restoreBucket),
+    }),
+);
+
+export const artifactWork = /* @__PURE__ */ once(
+  () =>
+    new S3ArtifactWork(s3(), {
       restores: requireEnv(ENV.restoreBucket),
       snapshots: () => requireEnv(ENV.snapshotBucket),
     }),
 );
+
+export const snapshotFiles = /* @__PURE__ */ once(() => new S3SnapshotFiles(s3(), () => requireEnv(ENV.snapshotBucket)));
+
+/** Build tuning from the environment: unset on AWS (the defaults are sized for it), shrunk by tests. */
+export const buildTuning = /* @__PURE__ */ once((): BuildTuning => {
+  const rangeBytes = optionalIntEnv(ENV.buildRangeBytes);
+  const countBatchBytes = optionalIntEnv(ENV.buildCountBatchBytes);
+  const hashLinkBytes = optionalIntEnv(ENV.buildHashLinkBytes);
+  const concurrency = optionalIntEnv(ENV.buildGzipConcurrency);
+  return {
+    ...(rangeBytes !== undefined && { rangeBytes }),
+    ...(countBatchBytes !== undefined && { countBatchBytes }),
+    ...(hashLinkBytes !== undefined && { hashLinkBytes }),
+    ...(concurrency !== undefined && { gzip: { concurrency } }),
+  };
+});
+
+/**
+ * How long a chained step (hash, verify, complete) may work before handing on: about 10 minutes, and always a
+ * minute short of the invocation's own limit (Lambda's is 15 minutes).
+ */
+export function linkBudget(context: { getRemainingTimeInMillis(): number }): { deadline: number; now: () => number } {
+  const now = Date.now();
+  return { deadline: now + Math.min(10 * 60_000, context.getRemainingTimeInMillis() - 60_000), now: Date.now };
+}

@@ -22,8 +22,18 @@ export interface Artifact {
   /** Object key in the restore bucket. */
   readonly key: string;
   readonly fileName: string;
-  readonly sha1: string;
+  /**
+   * SHA-1 of the whole file (MongoDB's `hashes`). Known after delivery is READY: a chain of invocations hashes
+   * the artifact once it is complete (an S3 multipart object's own SHA-1 is a composite of its parts').
+   */
+  readonly sha1?: string;
   readonly sizeBytes: number;
+}
+
+/** How far the build has come: the tar bytes planned and those whose ranges are built. */
+export interface BuildProgress {
+  readonly bytesTotal: number;
+  readonly bytesDone: number;
 }
 
 export interface Delivery {
@@ -47,8 +57,14 @@ export interface Delivery {
 export interface OplogRange {
   readonly after: BsonTimestamp;
   readonly upTo: BsonTimestamp;
-  /** The slices (objects in the snapshot bucket) that hold those entries, in order. */
-  readonly sliceKeys: readonly string[];
+  /**
+   * How many oplog slices cover the range when the job was planned: the builder re-reads them with the catalog's
+   * `oplogSlicesAfter(groupId, clusterId, after, upTo)` and checks the count. The job item keeps no per-slice
+   * data, so it does not grow with the span (10,000 slices would not fit in a 400 KB item).
+   */
+  readonly sliceCount: number;
+  /** Legacy (jobs planned before `sliceCount`): ignored, never written. */
+  readonly sliceKeys?: readonly string[];
 }
 
 /** Where an automated restore goes: a restore agent on the target side consumes the "Automated Restore Requested" event. */
@@ -84,6 +100,8 @@ export interface RestoreJob {
   readonly automatedRestore?: AutomatedRestoreTarget;
   /** Why a BROKEN job could not finish. */
   readonly failureReason?: string;
+  /** Set once the artifact is planned, counted up as ranges are built. */
+  readonly progress?: BuildProgress;
 }
 
 /** Default delivery per path family, as each family's documentation shows it. */

@@ -44,6 +44,8 @@ export interface RestoreJobView {
     expires?: string;
   };
   hashes?: { typeName: 'SHA1'; fileName: string; hash: string }[];
+  /** Not in MongoDB's API (its clients ignore unknown fields): how far the artifact's build has come, in tar bytes. */
+  progress?: { bytesTotal: number; bytesDone: number };
   links: Link[];
 }
 
@@ -108,9 +110,18 @@ export function toJobView(job: RestoreJob, ctx: ViewContext): RestoreJobView {
       ...(job.delivery.expires !== undefined && { expires: job.delivery.expires }),
     },
     ...(job.delivery.downloadCount > 0 &&
-      job.artifact !== undefined && {
+      job.artifact?.sha1 !== undefined && {
         hashes: [{ typeName: 'SHA1' as const, fileName: job.artifact.fileName, hash: job.artifact.sha1 }],
       }),
+    ...(job.progress !== undefined && {
+      progress: {
+        bytesTotal: job.progress.bytesTotal,
+        bytesDone:
+          job.artifact !== undefined
+            ? job.progress.bytesTotal
+            : Math.min(Number(job.progress.bytesDone ?? 0), job.progress.bytesTotal),
+      },
+    }),
     links,
   };
 }

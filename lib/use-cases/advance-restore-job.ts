@@ -26,7 +26,15 @@ export interface StepOutput {
  * event again instead of moving it twice: events are at-least-once, transitions exactly-once.
  */
 export async function advanceRestoreJob(
-  deps: { jobs: JobStore; events: EventPublisher; artifacts: ArtifactStore; clock: Clock; secret: string },
+  deps: {
+    jobs: JobStore;
+    events: EventPublisher;
+    artifacts: ArtifactStore;
+    clock: Clock;
+    secret: string;
+    /** Cleans up what a broken build left (its multipart upload and work area). */
+    cleanUp?: (job: RestoreJob) => Promise<void>;
+  },
   input: StepInput,
 ): Promise<StepOutput> {
   const now = deps.clock.now();
@@ -70,22 +78,8 @@ export async function advanceRestoreJob(
     };
     const change = statusChange(current, previous, deps.secret, now, reason ?? current.failureReason);
     await deps.events.publish([change]);
-    if (input.step === 'finish' && current.automatedRestore !== undefined && current.artifact !== undefined) {
-      // The artifact of an automated restore is ready: hand it to the restore agent on the target side.
-      const { targetGroupId, targetClusterId, targetClusterName } = current.automatedRestore;
-      await deps.events.publishAutomatedRestore({
-        target: { groupId: targetGroupId, clusterId: targetClusterId, clusterName: targetClusterName },
-        job: change.job,
-        download: {
-          url: deliveryUrl(current, deps.secret, current.delivery.baseUrl),
-          fileName: current.artifact.fileName,
-          sha1: current.artifact.sha1,
-          sizeBytes: current.artifact.sizeBytes,
-          expires: current.delivery.expires ?? '',
-        },
-      });
-    }
     if (input.step === 'expire' && current.artifact !== undefined) await deps.artifacts.delete(current.artifact.key);
+    if (input.step === 'fail' && current.statusName === 'BROKEN' && deps.cleanUp !== undefined) await deps.cleanUp(current);
   } else if (input.step !== 'fail' && input.step !== 'expire') {
     // The job is somewhere this step cannot start from (for example KILLED): stop driving it.
     throw new PermanentError(
@@ -126,4 +120,38 @@ export function failureReason(error: StepInput['error']): string {
   }
   const text = [error.Error, message].filter(Boolean).join(': ');
   return (text || 'The restore job failed.').slice(0, 1000);
+}
+
+/**
+ * The artifact's SHA-1 is known (the hash chain runs after delivery is READY): keep it on the job, where the
+ * view shows it in `hashes` once the file was downloaded, and hand an automated restore's artifact to the restore
+ * agent on the target side, whose event carries the SHA-1. Re-running publishes the event again (at-least-once).
+ */
+export async function recordArtifactHash(
+  deps: { jobs: JobStore; events: EventPublisher; clock: Clock; secret: string },
+  input: { jobId: string; sha1: string },
+): Promise<{ sha1: string }> {
+  const result = await deps.jobs.recordHash(input.jobId, input.sha1);
+  const job = result.job;
+  if (job?.artifact === undefined) throw new PermanentError(`Restore job ${input.jobId} has no artifact.`);
+  if (job.artifact.sha1 !== input.sha1) {
+    throw new PermanentError(`Restore job ${input.jobId} already has another SHA-1: ${job.artifact.sha1}.`);
+  }
+  if (job.automatedRestore !== undefined && job.statusName === 'FINISHED') {
+    const now = deps.clock.now();
+    const { targetGroupId, targetClusterId, targetClusterName } = job.automatedRestore;
+    const change = statusChange(job, { statusName: job.statusName, deliveryStatusName: job.delivery.statusName }, deps.secret, now);
+    await deps.events.publishAutomatedRestore({
+      target: { groupId: targetGroupId, clusterId: targetClusterId, clusterName: targetClusterName },
+      job: change.job,
+      download: {
+        url: deliveryUrl(job, deps.secret, job.delivery.baseUrl),
+        fileName: job.artifact.fileName,
+        sha1: input.sha1,
+        sizeBytes: job.artifact.sizeBytes,
+        expires: job.delivery.expires ?? '',
+      },
+    });
+  }
+  return { sha1: input.sha1 };
 }

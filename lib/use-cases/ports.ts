@@ -3,9 +3,13 @@
  * may stub them. Nothing here knows about AWS.
  */
 
+import type { Readable } from 'node:stream';
+import type { PartSlice } from '../artifact/assembly.js';
+import type { LayoutLine } from '../artifact/layout.js';
+import type { RangeSources } from '../artifact/range-build.js';
 import type { Role } from '../auth/access.js';
 import type { DigestAlgorithm } from '../auth/digest.js';
-import type { BsonTimestamp, Checkpoint, Cluster, OplogSlice, Snapshot } from '../domain/catalog.js';
+import type { BsonTimestamp, Checkpoint, Cluster, OplogSlice, Snapshot, SnapshotFile } from '../domain/catalog.js';
 import type { Artifact, DeliveryStatus, JobStatus, OplogRange, RestoreJob, Step } from '../domain/job.js';
 import type { RestoreJobView } from '../domain/view.js';
 
@@ -41,6 +45,23 @@ export interface CatalogStore {
     upTo?: BsonTimestamp,
   ): Promise<OplogSlice[]>;
   getCheckpoint(checkpointId: string): Promise<Checkpoint | undefined>;
+}
+
+export interface SnapshotFiles {
+  /** The snapshot's files in manifest order, streamed (flat memory). Rejects with FileListChangedError (lib/domain/catalog.ts) if the object's ETag is not the registered one. */
+  list(snapshot: Snapshot): AsyncIterable<SnapshotFile>;
+}
+
+/** An object of the snapshot bucket read as it is registered: its ETag and its bytes, streamed. */
+export interface OpenedObject {
+  readonly etag: string;
+  readonly body: AsyncIterable<Uint8Array>;
+}
+
+/** What ingest needs to read a snapshot's NDJSON file-list object. */
+export interface FileListObjects {
+  /** Opens the object for one streamed read; undefined when there is no such object. */
+  open(key: string): Promise<OpenedObject | undefined>;
 }
 
 export interface ListJobsRequest {
@@ -83,6 +104,12 @@ export interface JobStore {
   countDownload(jobId: string, presented: { tokenHash: string; fileName: string }, now: string): Promise<Conditional>;
   /** Persists MAX_DOWNLOADS_EXCEEDED once the last download was counted. */
   markDownloadsExhausted(jobId: string): Promise<Conditional>;
+  /** The artifact is planned: `bytesTotal` tar bytes to build (kept if already recorded). */
+  recordProgress(jobId: string, bytesTotal: number): Promise<void>;
+  /** Range `range` of `bytes` tar bytes is built; counted once however often the range is retried. */
+  recordRangeBuilt(jobId: string, range: number, bytes: number): Promise<void>;
+  /** The artifact's SHA-1 is known; `changed` false when the job has no artifact or already had a hash. */
+  recordHash(jobId: string, sha1: string): Promise<Conditional>;
   /** Ids of jobs not yet finished or broken (for re-driving after a local restart). */
   listUnfinished(): Promise<string[]>;
 }
@@ -118,15 +145,6 @@ export interface EventPublisher {
 }
 
 export interface ArtifactStore {
-  /**
-   * Writes the job's .tar.gz: the snapshot's files and, for a point in time, `oplog.bson` (the
-   * entries after `oplog.after` up to and including `oplog.upTo`) with a RESTORE.md.
-   */
-  write(args: {
-    files: Snapshot['files'];
-    key: string;
-    oplog?: OplogRange & { readme: (entries: number) => string };
-  }): Promise<{ sha1: string; sizeBytes: number }>;
   /** A short-lived presigned GET URL that downloads as `fileName`. */
   presignDownload(key: string, fileName: string): Promise<string>;
   delete(key: string): Promise<void>;
@@ -142,3 +160,36 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
+
+/** The fan-out build's storage: the job's work area, the artifact's multipart upload, ranged reads (S3). */
+export interface ArtifactWork {
+  putJson(jobId: string, name: string, value: unknown): Promise<void>;
+  getJson<T>(jobId: string, name: string): Promise<T | undefined>;
+  /** Streams the layout lines `produce` writes into the job's layout object. */
+  writeLayout<T>(jobId: string, produce: (write: (line: string) => Promise<void>) => Promise<T>): Promise<T>;
+  /** The layout's lines from byte `fromByte` on. */
+  readLayout(jobId: string, fromByte: number): AsyncIterable<LayoutLine>;
+  /** Stores one range's gzip output; resolves to its size. */
+  putRange(jobId: string, range: number, body: Readable, expectedBytes: number): Promise<number>;
+  /** The sizes of ranges 0..count-1's outputs (every one must exist). */
+  rangeSizes(jobId: string, count: number): Promise<number[]>;
+  startUpload(key: string): Promise<string>;
+  copyPart(args: { key: string; uploadId: string; partNumber: number; jobId: string; slice: PartSlice }): Promise<void>;
+  mergePart(args: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    jobId: string;
+    slices: readonly PartSlice[];
+  }): Promise<void>;
+  /** Completes the upload with every uploaded part; checks the object has `expectedBytes`. Idempotent. */
+  completeUpload(key: string, uploadId: string, expectedBytes: number): Promise<void>;
+  /** Aborts any multipart upload in progress for `key`. */
+  abortUploads(key: string): Promise<void>;
+  /** Deletes the job's work area. */
+  deleteWork(jobId: string): Promise<void>;
+  objectSize(bucket: 'restores' | 'snapshots', key: string): Promise<number | undefined>;
+  readChunk(bucket: 'restores' | 'snapshots', key: string, from: number, to: number): Promise<Buffer>;
+  /** The snapshot bucket, for the range builder and the oplog count. */
+  readonly sources: RangeSources;
+}

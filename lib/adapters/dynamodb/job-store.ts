@@ -55,6 +55,11 @@ function fromItem(item: Record<string, unknown> | undefined): RestoreJob | undef
   if (item === undefined) return undefined;
   const job = { ...item };
   for (const name of KEY_ATTRIBUTES) delete job[name];
+  // The built-range set is bookkeeping for exactly-once counting, not part of the job.
+  if (job.progress !== undefined && typeof job.progress === 'object') {
+    const { rangesDone: _ranges, ...progress } = job.progress as Record<string, unknown>;
+    job.progress = progress;
+  }
   return job as unknown as RestoreJob;
 }
 
@@ -267,6 +272,35 @@ export class DynamoJobStore implements JobStore {
         '#max': 'maxDownloads',
       },
       ExpressionAttributeValues: { ':ready': 'READY', ':exhausted': 'MAX_DOWNLOADS_EXCEEDED' },
+    });
+  }
+
+  async recordProgress(jobId: string, bytesTotal: number): Promise<void> {
+    await this.conditionalUpdate(jobId, {
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#progress)',
+      UpdateExpression: 'SET #progress = :progress',
+      ExpressionAttributeNames: { '#progress': 'progress' },
+      ExpressionAttributeValues: { ':progress': { bytesTotal, bytesDone: 0 } },
+    });
+  }
+
+  async recordRangeBuilt(jobId: string, range: number, bytes: number): Promise<void> {
+    // A number set of built ranges (at most MAX_RANGES = 1,000 numbers, a few KB) makes the count exactly-once:
+    // a retried range finds itself in the set and adds nothing.
+    await this.conditionalUpdate(jobId, {
+      ConditionExpression: 'attribute_exists(#progress) AND NOT contains(#progress.#ranges, :range)',
+      UpdateExpression: 'ADD #progress.#ranges :rangeSet, #progress.#done :bytes',
+      ExpressionAttributeNames: { '#progress': 'progress', '#ranges': 'rangesDone', '#done': 'bytesDone' },
+      ExpressionAttributeValues: { ':range': range, ':rangeSet': new Set([range]), ':bytes': bytes },
+    });
+  }
+
+  async recordHash(jobId: string, sha1: string): Promise<Conditional> {
+    return this.conditionalUpdate(jobId, {
+      ConditionExpression: 'attribute_exists(#artifact) AND attribute_not_exists(#artifact.#sha1)',
+      UpdateExpression: 'SET #artifact.#sha1 = :sha1',
+      ExpressionAttributeNames: { '#artifact': 'artifact', '#sha1': 'sha1' },
+      ExpressionAttributeValues: { ':sha1': sha1 },
     });
   }
 

@@ -346,7 +346,7 @@ export class S3ArtifactWork implements ArtifactWork {
           if (statusOf(error) === 416) {
             throw sizeMismatch(fileName, size, (await this.objectSize('snapshots', key)) ?? 0);
           }
-          if (error instanceof NoSuchKey) throw new Error(`snapshot file ${JSON.stringify(fileName)}: no object ${key}`);
+          if (error instanceof NoSuchKey) throw new Error(`snapshot file ${JSON.stringify(fileName)}: object ${key} does not exist`);
           throw error;
         }
         const total = Number(/\/(\d+)$/.exec(String(res.ContentRange ?? ''))?.[1] ?? Number.NaN);

@@ -1,6 +1,7 @@
 import type { S3Event } from 'aws-lambda';
 import { createS3Client } from '#lib/adapters/s3/client.js';
 import { readManifestObject } from '#lib/adapters/s3/manifests.js';
+import { S3SnapshotFiles } from '#lib/adapters/s3/snapshot-files.js';
 import { isManifestKey, MAX_MANIFEST_BYTES, ManifestRejected, parseManifest } from '#lib/domain/manifest.js';
 import { ENV, requireEnv } from '#lib/env.js';
 import { ingestManifest } from '#lib/use-cases/ingest-manifest.js';
@@ -38,7 +39,11 @@ export const handler = async (event: S3Event): Promise<void> => {
       if (object.status === 'tooLarge') {
         throw new ManifestRejected(`larger than ${MAX_MANIFEST_BYTES} bytes (${object.sizeBytes})`);
       }
-      const registered = await ingestManifest({ catalog: catalogStore() }, parseManifest(object.body));
+      const registered = await ingestManifest(
+        { catalog: catalogStore(), fileLists: new S3SnapshotFiles(s3, () => bucket) },
+        parseManifest(object.body),
+        { key, etag: object.etag },
+      );
       logger.info('Manifest registered', { key, ...registered });
     } catch (error) {
       if (!(error instanceof ManifestRejected)) throw error;

@@ -4,6 +4,8 @@
  * it goes through the same adapters as the functions, over the SDK, against the local services.
  */
 
+import { createHash } from 'node:crypto';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoCatalogStore } from '#lib/adapters/dynamodb/catalog-store.js';
 import { createDocumentClient } from '#lib/adapters/dynamodb/client.js';
 import { DynamoKeyStore } from '#lib/adapters/dynamodb/key-store.js';
@@ -17,8 +19,10 @@ import type {
   ClusterType,
   OplogSlice,
   Snapshot,
+  SnapshotFile,
   SnapshotPart,
 } from '#lib/domain/catalog.js';
+import { MANIFEST_PREFIX } from '#lib/domain/manifest.js';
 import { newObjectId } from '#lib/domain/object-id.js';
 import { type Optime, toBsonTimestamp } from '#lib/domain/optime.js';
 import { ENV, requireEnv } from '#lib/env.js';
@@ -123,7 +127,6 @@ export class CatalogAdmin {
       created: first.timestamp.date,
       complete: true,
       encryptionEnabled: false,
-      files: [],
       parts: partRefs,
     };
     await this.catalog.putSnapshot(snapshot);
@@ -169,7 +172,11 @@ export class CatalogAdmin {
     return checkpoint;
   }
 
-  /** Uploads the files under `<groupId>/<clusterId>/<snapshotId>/` and registers the snapshot. */
+  /**
+   * Uploads the files under `<groupId>/<clusterId>/<snapshotId>/`, then their NDJSON file list (with each file's
+   * SHA-256) as `manifests/snapshots/<snapshotId>.files.ndjson`, and registers the snapshot with a reference to
+   * that list, as ingesting a `filesKey` manifest would (docs/ingest.md).
+   */
   async snapshot(args: {
     cluster: Cluster;
     timestamp: BsonTimestamp;
@@ -180,9 +187,23 @@ export class CatalogAdmin {
   }): Promise<Snapshot> {
     const id = args.id ?? newObjectId(Date.parse(args.timestamp.date));
     const prefix = `${args.cluster.groupId}/${args.cluster.id}/${id}/`;
+    const listed: SnapshotFile[] = [];
     for (const file of args.files) {
       await putSnapshotFile(this.s3, this.snapshotBucket, prefix + file.name, file.body, file.body.length);
+      const sha256 = createHash('sha256').update(file.body).digest('hex');
+      listed.push({ key: prefix + file.name, name: file.name, sizeBytes: file.body.length, sha256 });
     }
+    const fileListKey = `${MANIFEST_PREFIX}snapshots/${id}.files.ndjson`;
+    const body = listed.map((file) => `${JSON.stringify(file)}\n`).join('');
+    const put = await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.snapshotBucket,
+        Key: fileListKey,
+        Body: body,
+        ContentType: 'application/x-ndjson',
+      }),
+    );
+    if (put.ETag === undefined) throw new Error(`no ETag for ${fileListKey}`);
     const snapshot: Snapshot = {
       id,
       groupId: args.cluster.groupId,
@@ -191,7 +212,13 @@ export class CatalogAdmin {
       created: args.timestamp.date,
       complete: args.complete ?? true,
       encryptionEnabled: args.encryptionEnabled ?? false,
-      files: args.files.map((file) => ({ key: prefix + file.name, name: file.name, sizeBytes: file.body.length })),
+      fileList: {
+        format: 'ndjson',
+        key: fileListKey,
+        etag: put.ETag,
+        count: listed.length,
+        sizeBytes: listed.reduce((sum, file) => sum + file.sizeBytes, 0),
+      },
     };
     await this.catalog.putSnapshot(snapshot);
     return snapshot;

@@ -26,8 +26,22 @@ export interface BsonTimestamp {
 export interface SnapshotFile {
   /** Object key in the snapshot bucket. */
   readonly key: string;
-  /** Path inside the artifact. */
+  /** Path inside the artifact (a normalized relative path, see lib/domain/file-list.ts). */
   readonly name: string;
+  readonly sizeBytes: number;
+  /** SHA-256 of the file's bytes (64 lower-case hex), when the backup side recorded it. */
+  readonly sha256?: string;
+}
+
+/** Where a snapshot's file list lives: the manifest itself (its `files` array) or an NDJSON file-list object. */
+export interface FileListRef {
+  readonly format: 'manifest' | 'ndjson';
+  /** Object key in the snapshot bucket. */
+  readonly key: string;
+  /** The object's ETag when registered: a changed list fails the restore instead of restoring other files. */
+  readonly etag: string;
+  readonly count: number;
+  /** Sum of the files' sizes. */
   readonly sizeBytes: number;
 }
 
@@ -52,10 +66,44 @@ export interface Snapshot {
   readonly masterKeyUUID?: string;
   readonly replicaSetName?: string;
   readonly mongodVersion?: string;
-  /** The files of a replica set snapshot (empty for a sharded cluster's snapshot, whose data is in its parts). */
-  readonly files: readonly SnapshotFile[];
+  /**
+   * Where a replica set snapshot's files are listed. The item keeps only this reference, so it does not grow
+   * with the snapshot (100,000 files would not fit in a 400 KB item). None for a sharded cluster's snapshot,
+   * whose data is in its parts.
+   */
+  readonly fileList?: FileListRef;
+  /**
+   * Legacy: the files inline, as items registered before `fileList` existed hold them (at most 1000). Read,
+   * never written; `fileList` wins when both are present.
+   */
+  readonly files?: readonly SnapshotFile[];
   /** A sharded cluster snapshot: one part per shard plus one for the config server. */
   readonly parts?: readonly SnapshotPart[];
+}
+
+/** How many files a snapshot has (0 for a sharded cluster's snapshot). */
+export function snapshotFileCount(snapshot: Snapshot): number {
+  return snapshot.fileList?.count ?? snapshot.files?.length ?? 0;
+}
+
+/** The total size of a snapshot's files (0 for a sharded cluster's snapshot). */
+export function snapshotSizeBytes(snapshot: Snapshot): number {
+  if (snapshot.fileList !== undefined) return snapshot.fileList.sizeBytes;
+  return (snapshot.files ?? []).reduce((sum, file) => sum + file.sizeBytes, 0);
+}
+
+/**
+ * A snapshot's file-list object is not the one registered (overwritten, deleted, or its content no longer
+ * what was counted): restoring from it could restore other files, so the restore fails instead.
+ */
+export class FileListChangedError extends Error {
+  constructor(
+    readonly key: string,
+    detail = 'it was replaced or deleted after the snapshot was registered',
+  ) {
+    super(`The snapshot's file list ${key} is not the one registered: ${detail}.`);
+    this.name = 'FileListChangedError';
+  }
 }
 
 /**

@@ -4,11 +4,14 @@
  * references exist is checked by the use case (lib/use-cases/ingest-manifest.ts).
  */
 import { z } from 'zod';
+import { objectKey, snapshotFile } from './file-list.js';
 import { compareTimestamps, MAX_INCREMENT } from './optime.js';
 
-/** Manifests are small: a replica set snapshot lists at most MAX_FILES files. */
+/**
+ * Manifests are small: a replica set snapshot lists at most MAX_FILES files inline; a larger one names an NDJSON
+ * file-list object (`filesKey`, up to MAX_LISTED_FILES files, lib/domain/file-list.ts).
+ */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
-// A snapshot is one DynamoDB item (400 KB at most): 1000 files of up to ~300 bytes each stays well below.
 export const MAX_FILES = 1000;
 
 /** Where manifests live in the snapshot bucket, and how their keys end. */
@@ -19,13 +22,21 @@ export function isManifestKey(key: string): boolean {
   return key.startsWith(MANIFEST_PREFIX) && key.endsWith(MANIFEST_SUFFIX);
 }
 
+/**
+ * A file-list object's key: under `manifests/` (the only prefix the ingest function may read) but not ending in
+ * `.json` (uploading it must not trigger ingest), e.g. `manifests/snapshots/<snapshotId>.files.ndjson`.
+ */
+export function isFileListKey(key: string): boolean {
+  return key.startsWith(MANIFEST_PREFIX) && key.length > MANIFEST_PREFIX.length && !key.endsWith(MANIFEST_SUFFIX);
+}
+
 const objectId = z.string().regex(/^[0-9a-f]{24}$/, 'a 24-hex ObjectId');
 // MongoDB prints dates in UTC to the second; an optime's date has no finer precision.
 const isoDate = z.iso.datetime({ precision: 0 });
 const timestamp = z.strictObject({ date: isoDate, increment: z.int().min(0).max(MAX_INCREMENT) });
 const name = z.string().min(1).max(256);
-const objectKey = z.string().min(1).max(1024);
 const size = z.int().min(0);
+const filesKey = objectKey.refine(isFileListKey, `a key under ${MANIFEST_PREFIX} not ending in ${MANIFEST_SUFFIX}`);
 
 const clusterManifest = z
   .strictObject({
@@ -71,7 +82,10 @@ const snapshotManifest = z
     masterKeyUUID: z.string().min(1).max(128).optional(),
     replicaSetName: name.optional(),
     mongodVersion: z.string().min(1).max(64).optional(),
-    files: z.array(z.strictObject({ key: objectKey, name: objectKey, sizeBytes: size })).max(MAX_FILES),
+    /** The files inline (at most MAX_FILES)… */
+    files: z.array(snapshotFile).max(MAX_FILES).optional(),
+    /** …or the key of an NDJSON file-list object in the snapshot bucket. */
+    filesKey: filesKey.optional(),
     parts: z
       .array(
         z.strictObject({
@@ -86,14 +100,25 @@ const snapshotManifest = z
       .optional(),
   })
   .superRefine((snapshot, ctx) => {
-    if (snapshot.parts !== undefined && snapshot.files.length > 0) {
-      ctx.addIssue({ code: 'custom', path: ['files'], message: 'a sharded snapshot keeps its files in its parts' });
+    if (snapshot.parts !== undefined) {
+      if ((snapshot.files?.length ?? 0) > 0) {
+        ctx.addIssue({ code: 'custom', path: ['files'], message: 'a sharded snapshot keeps its files in its parts' });
+      }
+      if (snapshot.filesKey !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['filesKey'],
+          message: 'a sharded snapshot keeps its files in its parts',
+        });
+      }
+    } else if ((snapshot.files === undefined) === (snapshot.filesKey === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['files'], message: 'exactly one of files and filesKey' });
     }
     if (snapshot.masterKeyUUID !== undefined && snapshot.encryptionEnabled !== true) {
       ctx.addIssue({ code: 'custom', path: ['masterKeyUUID'], message: 'only an encrypted snapshot has a key' });
     }
     const names = new Set<string>();
-    snapshot.files.forEach((file, index) => {
+    snapshot.files?.forEach((file, index) => {
       if (names.has(file.name)) ctx.addIssue({ code: 'custom', path: ['files', index, 'name'], message: 'duplicate' });
       names.add(file.name);
     });

@@ -1,4 +1,4 @@
-import type { BsonTimestamp, Cluster, Snapshot } from './catalog.js';
+import { type BsonTimestamp, type Cluster, type Snapshot, snapshotSizeBytes } from './catalog.js';
 import type { ApiFamily } from './job.js';
 import { clusterPath, groupPath, type Link } from './view.js';
 
@@ -35,14 +35,12 @@ export interface SnapshotViewContext {
   readonly family: ApiFamily;
 }
 
-const fileSize = (snapshot: Snapshot) => snapshot.files.reduce((sum, file) => sum + file.sizeBytes, 0);
-
 function partOf(
   snapshot: Snapshot | undefined,
   part: { clusterId: string; replicaSetName?: string; typeName: SnapshotPartView['typeName'] },
 ): SnapshotPartView {
   // A part whose own snapshot is not registered (yet) is listed with what the parent knows and no sizes.
-  const bytes = snapshot === undefined ? 0 : fileSize(snapshot);
+  const bytes = snapshot === undefined ? 0 : snapshotSizeBytes(snapshot);
   const replicaSetName = snapshot?.replicaSetName ?? part.replicaSetName;
   return {
     clusterId: part.clusterId,

@@ -1,5 +1,7 @@
-import type { Checkpoint, Cluster, OplogSlice, Snapshot } from '../domain/catalog.js';
-import { type Manifest, ManifestRejected } from '../domain/manifest.js';
+import type { Checkpoint, Cluster, FileListRef, OplogSlice, Snapshot } from '../domain/catalog.js';
+import { FileListLineError, MAX_LISTED_FILES, parseFileList } from '../domain/file-list.js';
+import { type Manifest, ManifestRejected, type SnapshotManifest } from '../domain/manifest.js';
+import type { FileListObjects } from './ports.js';
 
 /** What registering a manifest needs from the catalog. Every write is an idempotent PutItem (S3 may redeliver). */
 export interface ManifestCatalog {
@@ -13,6 +15,12 @@ export interface ManifestCatalog {
   putCheckpoint(checkpoint: Checkpoint): Promise<void>;
 }
 
+/** The manifest object itself: an inline file list is read back from it, and must still be this version. */
+export interface ManifestSource {
+  readonly key: string;
+  readonly etag: string;
+}
+
 export interface Registered {
   readonly kind: Manifest['kind'];
   readonly id: string;
@@ -23,7 +31,11 @@ export interface Registered {
  * Registers a parsed manifest. A manifest that contradicts the catalog (unknown cluster, parts on a replica set,
  * a renamed cluster…) is a ManifestRejected; catalog failures propagate as they are (transient: retry).
  */
-export async function ingestManifest(deps: { catalog: ManifestCatalog }, manifest: Manifest): Promise<Registered> {
+export async function ingestManifest(
+  deps: { catalog: ManifestCatalog; fileLists: FileListObjects },
+  manifest: Manifest,
+  source: ManifestSource,
+): Promise<Registered> {
   const registered = { kind: manifest.kind, id: manifest.id, groupId: manifest.groupId };
   switch (manifest.kind) {
     case 'cluster': {
@@ -39,7 +51,7 @@ export async function ingestManifest(deps: { catalog: ManifestCatalog }, manifes
       return registered;
     }
     case 'snapshot': {
-      const { kind: _kind, ...fields } = manifest;
+      const { kind: _kind, files: _files, filesKey: _filesKey, ...fields } = manifest;
       const cluster = await clusterOf(deps.catalog, manifest);
       const sharded = cluster.typeName === 'SHARDED_CLUSTER';
       if (sharded && fields.parts === undefined) reject('a sharded cluster snapshot lists its parts');
@@ -56,11 +68,14 @@ export async function ingestManifest(deps: { catalog: ManifestCatalog }, manifes
         reject('a snapshot with this id belongs to another cluster', 'id');
       }
       const replicaSetName = fields.replicaSetName ?? cluster.replicaSetName;
+      // Last: reading a file list is the expensive part. The item keeps a reference to the list, never the list.
+      const fileList = fields.parts === undefined ? await fileListOf(deps.fileLists, manifest, source) : undefined;
       const snapshot: Snapshot = {
         ...fields,
         created: fields.created ?? fields.timestamp.date,
         encryptionEnabled: fields.encryptionEnabled ?? false,
         ...(replicaSetName !== undefined && { replicaSetName }),
+        ...(fileList !== undefined && { fileList }),
       };
       await deps.catalog.putSnapshot(snapshot);
       return registered;
@@ -87,6 +102,41 @@ export async function ingestManifest(deps: { catalog: ManifestCatalog }, manifes
       return registered;
     }
   }
+}
+
+/**
+ * The reference the snapshot item keeps: to the manifest itself for inline files (already validated with it), or
+ * to the NDJSON file-list object, read once here line by line (memory: the set of names) and validated whole.
+ */
+async function fileListOf(
+  fileLists: FileListObjects,
+  manifest: SnapshotManifest,
+  source: ManifestSource,
+): Promise<FileListRef> {
+  if (manifest.filesKey === undefined) {
+    const files = manifest.files ?? [];
+    const sizeBytes = files.reduce((sum, file) => sum + file.sizeBytes, 0);
+    return { format: 'manifest', key: source.key, etag: source.etag, count: files.length, sizeBytes };
+  }
+  const key = manifest.filesKey;
+  const opened = await fileLists.open(key);
+  if (opened === undefined) reject('the file list object does not exist (upload it before the manifest)', 'filesKey');
+  const names = new Set<string>();
+  let sizeBytes = 0;
+  try {
+    for await (const { lineNumber, file } of parseFileList(opened.body)) {
+      if (names.size === MAX_LISTED_FILES) {
+        throw new FileListLineError(lineNumber, `more than ${MAX_LISTED_FILES} files`);
+      }
+      if (names.has(file.name)) throw new FileListLineError(lineNumber, 'name: duplicate');
+      names.add(file.name);
+      sizeBytes += file.sizeBytes;
+    }
+  } catch (error) {
+    if (!(error instanceof FileListLineError)) throw error;
+    reject(`invalid file list, ${error.message}`, 'filesKey');
+  }
+  return { format: 'ndjson', key, etag: opened.etag, count: names.size, sizeBytes };
 }
 
 async function clusterOf(catalog: ManifestCatalog, ref: { groupId: string; clusterId: string }): Promise<Cluster> {

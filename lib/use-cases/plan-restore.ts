@@ -115,7 +115,7 @@ async function planReplicaSet(catalog: CatalogStore, cluster: Cluster, target: O
     snapshot,
     pointInTime: true,
     timestamp: upTo,
-    oplog: { after: snapshot.timestamp, upTo, sliceKeys: slices.map((slice) => slice.key) },
+    oplog: { after: snapshot.timestamp, upTo, sliceCount: slices.length },
   };
 }
 

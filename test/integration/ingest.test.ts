@@ -1,9 +1,12 @@
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { S3Event } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as ingest } from '#functions/ingest-manifest.js';
 import { DynamoCatalogStore } from '#lib/adapters/dynamodb/catalog-store.js';
 import { createDocumentClient } from '#lib/adapters/dynamodb/client.js';
+import { S3SnapshotFiles } from '#lib/adapters/s3/snapshot-files.js';
+import type { SnapshotFile } from '#lib/domain/catalog.js';
 import { newObjectId } from '#lib/domain/object-id.js';
 import { ENV, requireEnv } from '#lib/env.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
@@ -63,6 +66,15 @@ const snapshotManifest = (overrides: Json = {}) => {
   };
 };
 
+/** A registered snapshot's files, as a restore reads them. */
+async function listFiles(snapshotId: string): Promise<SnapshotFile[]> {
+  const snapshot = await catalog.getSnapshot(snapshotId);
+  if (snapshot === undefined) throw new Error(`no snapshot ${snapshotId}`);
+  const files: SnapshotFile[] = [];
+  for await (const file of new S3SnapshotFiles(s3, () => bucket).list(snapshot)) files.push(file);
+  return files;
+}
+
 /** An S3 notification for `key` in the snapshot bucket, as AWS builds it (URL-encoded key, `+` for spaces). */
 const eventFor = (key: string): S3Event =>
   ({
@@ -95,7 +107,16 @@ describe('ingesting manifests through the snapshot bucket', () => {
       parts: [{ clusterId: t.clusterA.id, fileSizeBytes: 16, mongodVersion: '8.0.3', typeName: 'REPLICA_SET' }],
     });
     const stored = await catalog.getSnapshot(manifest.id);
-    expect(stored).toMatchObject({ created: '2026-04-01T12:00:00Z', encryptionEnabled: false, files: manifest.files });
+    const manifestKey = `manifests/snapshots/${manifest.id}.json`;
+    const { ETag } = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKey }));
+    expect(stored).toMatchObject({
+      created: '2026-04-01T12:00:00Z',
+      encryptionEnabled: false,
+      fileList: { format: 'manifest', key: manifestKey, etag: ETag, count: 2, sizeBytes: 16 },
+    });
+    expect(stored).not.toHaveProperty('files');
+    // The files are read back from the manifest itself.
+    await expect(listFiles(manifest.id)).resolves.toEqual(manifest.files);
     // And it can be restored like any other snapshot.
     const job = await t
       .client(t.keys.ownerA)
@@ -172,6 +193,85 @@ describe('ingesting manifests through the snapshot bucket', () => {
       typeName: 'REPLICA_SET',
       replicaSetName: 'ingested-rs',
     });
+  });
+});
+
+describe('a snapshot whose files are listed in an NDJSON file-list object (filesKey)', () => {
+  const listedFile = (prefix: string, n: number): SnapshotFile => ({
+    key: `${prefix}dir${n % 50}/file-${n}.wt`,
+    name: `dir${n % 50}/file-${n}.wt`,
+    sizeBytes: n,
+    sha256: n.toString(16).padStart(64, '0'),
+  });
+  const ndjson = (lines: readonly string[]) => `${lines.join('\n')}\n`;
+
+  it('registers 100,000 files in a snapshot item of a few hundred bytes', async () => {
+    const manifest = snapshotManifest({ files: undefined });
+    const prefix = `${t.groupA}/${t.clusterA.id}/${manifest.id}/`;
+    const filesKey = `manifests/snapshots/${manifest.id}.files.ndjson`;
+    const count = 100_000;
+    const lines = Array.from({ length: count }, (_, n) => JSON.stringify(listedFile(prefix, n)));
+    // The file list before the manifest: the manifest is what registers.
+    await put(filesKey, ndjson(lines));
+    await put(`manifests/snapshots/${manifest.id}.json`, JSON.stringify({ ...manifest, filesKey }));
+
+    const stored = await eventually(() => catalog.getSnapshot(manifest.id), 30_000);
+    const { ETag } = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: filesKey }));
+    expect(stored.fileList).toEqual({
+      format: 'ndjson',
+      key: filesKey,
+      etag: ETag,
+      count,
+      sizeBytes: (count * (count - 1)) / 2,
+    });
+    // The item as DynamoDB holds it (keys included), whatever the number of files: nowhere near 400 KB.
+    const raw = await createDocumentClient().send(
+      new GetCommand({ TableName: requireEnv(ENV.tableName), Key: { pk: `SNAPSHOT#${manifest.id}`, sk: 'SNAPSHOT' } }),
+    );
+    expect(JSON.stringify(raw.Item).length).toBeLessThan(4096);
+
+    const response = await get(snapshotPath(manifest.id));
+    expect(response.json()).toMatchObject({ parts: [{ fileSizeBytes: (count * (count - 1)) / 2 }] });
+    const listed = await listFiles(manifest.id);
+    expect(listed).toHaveLength(count);
+    expect(listed[12_345]).toEqual(listedFile(prefix, 12_345));
+  }, 60_000);
+
+  it('rejects a list with a bad line (naming the line), or no list at all, registering nothing', async () => {
+    const bad = snapshotManifest({ files: undefined });
+    const badKey = `manifests/snapshots/${bad.id}.files.ndjson`;
+    const prefix = `${t.groupA}/${t.clusterA.id}/${bad.id}/`;
+    const lines = Array.from({ length: 10 }, (_, n) => JSON.stringify(listedFile(prefix, n)));
+    lines[6] = JSON.stringify({ ...listedFile(prefix, 6), name: '../../etc/passwd' });
+    await put(badKey, ndjson(lines));
+    await put(`manifests/direct/${bad.id}.json`, JSON.stringify({ ...bad, filesKey: badKey }));
+
+    const missing = snapshotManifest({ files: undefined });
+    await put(
+      `manifests/direct/${missing.id}.json`,
+      JSON.stringify({ ...missing, filesKey: `manifests/snapshots/${missing.id}.files.ndjson` }),
+    );
+
+    // The handler's log lines (the structured logger writes to the process's streams).
+    const written: string[] = [];
+    const spies = [process.stdout, process.stderr].map((stream) =>
+      vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        written.push(String(chunk));
+        return true;
+      }),
+    );
+    try {
+      await ingest(eventFor(`manifests/direct/${bad.id}.json`));
+      await ingest(eventFor(`manifests/direct/${missing.id}.json`));
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(await catalog.getSnapshot(bad.id)).toBeUndefined();
+    expect(await catalog.getSnapshot(missing.id)).toBeUndefined();
+    const rejections = written.filter((line) => line.includes('Manifest rejected')).join('\n');
+    expect(rejections).toContain('line 7');
+    expect(rejections).toContain('file list object does not exist');
+    expect(rejections).not.toContain('passwd');
   });
 });
 

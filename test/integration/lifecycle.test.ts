@@ -305,10 +305,12 @@ describe('jobs that cannot finish, and jobs nobody drives', () => {
     const catalog = new DynamoCatalogStore(createDocumentClient(), process.env.TABLE_NAME ?? '');
     const good = t.snapshotsA[0];
     if (good === undefined) throw new Error('fixture');
+    // Written in the legacy form (files inline, no file list), which every reader still accepts.
+    const { fileList: _fileList, ...rest } = good;
     const broken = {
-      ...good,
+      ...rest,
       id: '0a0b0c0d0e0f000102030405',
-      files: [...good.files, { key: 'missing/file.wt', name: 'file.wt', sizeBytes: 10 }],
+      files: [{ key: 'missing/file.wt', name: 'file.wt', sizeBytes: 10 }],
     };
     await catalog.putSnapshot(broken);
 

@@ -1,7 +1,8 @@
 import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 
 export type ManifestObject =
-  | { readonly status: 'found'; readonly body: string }
+  /** `etag`: the version read (an inline file list is read back from this very version). */
+  | { readonly status: 'found'; readonly body: string; readonly etag: string }
   /** Deleted (or overwritten and deleted) before the notification was handled: nothing to register. */
   | { readonly status: 'missing' }
   | { readonly status: 'tooLarge'; readonly sizeBytes: number };
@@ -16,12 +17,13 @@ export async function readManifestObject(
   try {
     const result = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const sizeBytes = result.ContentLength ?? 0;
+    const etag = result.ETag ?? '';
     if (sizeBytes > maxBytes || result.Body === undefined) {
       // Not read: release the connection.
       await result.Body?.transformToWebStream().cancel();
-      return sizeBytes > maxBytes ? { status: 'tooLarge', sizeBytes } : { status: 'found', body: '' };
+      return sizeBytes > maxBytes ? { status: 'tooLarge', sizeBytes } : { status: 'found', body: '', etag };
     }
-    return { status: 'found', body: await result.Body.transformToString('utf-8') };
+    return { status: 'found', body: await result.Body.transformToString('utf-8'), etag };
   } catch (error) {
     if (error instanceof NoSuchKey) return { status: 'missing' };
     throw error;

@@ -1,11 +1,17 @@
 import { createHash, createHmac, type Hash, type Hmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { S3Event } from 'aws-lambda';
 import S3rver from 's3rver';
 import { closeServer, listen, urlFor } from './http-util.js';
+import type { PayloadAuth } from './s3-body.js';
+import { signingKey } from './s3-chunked.js';
+import { MultipartUploads } from './s3-multipart.js';
+import { type CreatedObject, type FrontContext, frontOperation } from './s3-operations.js';
+import { internalError, parseQuery, S3Error, type S3ErrorInfo, safeDecode, sendError } from './s3-protocol.js';
+import { ObjectStore } from './s3-store.js';
 
 // @smithy/types is only a transitive dependency: take the types from the signer's own signature.
 type HttpRequest = Parameters<SignatureV4['presign']>[0];
@@ -42,10 +48,14 @@ export interface LocalS3 {
 }
 
 /**
- * s3rver (objects on disk under `${dataDir}/s3`) behind a plain HTTP server that verifies SigV4,
- * which s3rver itself does not: presigned URLs (query-string auth) and SDK requests (Authorization
- * header) alike. Bodies are never buffered: the check only reads the request line and headers, then
- * the request is handed to s3rver, which streams to and from disk.
+ * s3rver (objects on disk under `${dataDir}/s3`) behind a plain HTTP server that verifies SigV4, which s3rver
+ * itself does not: presigned URLs (query-string auth) and SDK requests (Authorization header) alike.
+ *
+ * The front also implements what s3rver gets wrong or lacks, as S3 does it (see s3-operations.ts): PutObject
+ * (aws-chunked bodies decoded, chunk signatures and checksums verified, the object replaced only once the whole
+ * body checked out) and the multipart API (UploadPartCopy, ListParts, Abort, ListMultipartUploads, and
+ * CompleteMultipartUpload with S3's rules). Their objects are written into s3rver's store, which serves every read.
+ * Bodies are streamed, never buffered: memory stays flat whatever the object size.
  */
 export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
   const host = opts.host ?? '127.0.0.1';
@@ -64,6 +74,8 @@ export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
   const s3 = s3rver.getMiddleware();
   const credentials = opts.credentials ?? LOCAL_S3_CREDENTIALS;
   const now = opts.now ?? Date.now;
+  const objects = await ObjectStore.open(s3rver, opts.dataDir);
+  const uploads = await MultipartUploads.open(opts.dataDir, objects);
 
   const notifications = opts.notifications ?? [];
   const pending = new Set<Promise<unknown>>();
@@ -78,27 +90,42 @@ export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
       pending.add(invocation);
     }
   };
+  const front: FrontContext = { objects, uploads, created: notify };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const authenticated = await authenticate(req, credentials, now());
+    if ('failure' in authenticated) {
+      sendError(req, res, authenticated.failure);
+      return;
+    }
+    const { path, query } = splitUrl(req.url);
+    const { bucket, key } = splitPath(path);
+    const headers = authenticated.presigned ? withHoistedHeaders(req.headers, query) : req.headers;
+    const operation = bucket === '' ? undefined : frontOperation({ req, key, query, headers });
+    if (operation) {
+      try {
+        await operation(front, { req, res, bucket, key, query, headers, auth: authenticated.auth });
+      } catch (err) {
+        if (!(err instanceof S3Error)) console.error(`local S3: ${req.method} ${req.url} failed`, err);
+        sendError(req, res, err instanceof S3Error ? err : internalError());
+      }
+      return;
+    }
+    // CopyObject stays with s3rver: notify when it succeeds.
+    const copied = notifications.length > 0 ? objectCopiedBy(req, bucket, key, query) : undefined;
+    if (copied !== undefined) {
+      res.on('finish', () => {
+        if (res.statusCode === 200) notify({ ...copied, etag: String(res.getHeader('etag') ?? '') });
+      });
+    }
+    s3(req, res);
+  };
 
   const server = createServer((req, res) => {
-    authenticate(req, credentials, now()).then(
-      (failure) => {
-        if (failure) {
-          sendError(req, res, failure);
-          return;
-        }
-        const created = notifications.length > 0 ? objectCreatedBy(req) : undefined;
-        if (created !== undefined) {
-          res.on('finish', () => {
-            if (res.statusCode === 200) notify({ ...created, etag: String(res.getHeader('etag') ?? '') });
-          });
-        }
-        s3(req, res);
-      },
-      (err: unknown) => {
-        console.error('local S3: signature check failed', err);
-        sendError(req, res, { status: 500, code: 'InternalError', message: 'We encountered an internal error.' });
-      },
-    );
+    handle(req, res).catch((err: unknown) => {
+      console.error('local S3: request failed', err);
+      sendError(req, res, internalError());
+    });
   });
   const { port } = await listen(server, opts.port ?? 0, host);
   return {
@@ -111,33 +138,46 @@ export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
   };
 }
 
-interface CreatedObject {
-  bucket: string;
-  key: string;
-  size: number;
-  etag: string;
-  eventName: 'ObjectCreated:Put' | 'ObjectCreated:Copy' | 'ObjectCreated:CompleteMultipartUpload';
-}
-
-/** The object a request creates if it succeeds (PutObject, CopyObject, CompleteMultipartUpload), path-style. */
-function objectCreatedBy(req: IncomingMessage): Omit<CreatedObject, 'etag'> | undefined {
-  const rawUrl = req.url ?? '/';
+function splitUrl(rawUrl = '/'): { path: string; query: QueryParameterBag } {
   const queryStart = rawUrl.indexOf('?');
   const path = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart);
-  const query = parseQuery(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1));
+  return { path, query: parseQuery(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1)) };
+}
+
+/** Path-style: `/bucket/key…` (the key may be empty). */
+function splitPath(path: string): { bucket: string; key: string } {
   const slash = path.indexOf('/', 1);
-  if (slash === -1 || slash === path.length - 1) return undefined;
-  const bucket = safeDecode(path.slice(1, slash));
-  const key = safeDecode(path.slice(slash + 1));
-  const size = Number(req.headers['content-length'] ?? 0);
-  if (req.method === 'PUT' && !('uploadId' in query) && !('partNumber' in query)) {
-    const copy = req.headers['x-amz-copy-source'] !== undefined;
-    return { bucket, key, size: copy ? 0 : size, eventName: copy ? 'ObjectCreated:Copy' : 'ObjectCreated:Put' };
+  if (slash === -1) return { bucket: safeDecode(path.slice(1)), key: '' };
+  return { bucket: safeDecode(path.slice(1, slash)), key: safeDecode(path.slice(slash + 1)) };
+}
+
+/**
+ * A presigned URL carries the x-amz-* headers it was signed with as query parameters (the presigner hoists them);
+ * S3 reads them as headers (x-amz-meta-*, x-amz-checksum-*, x-amz-storage-class, …).
+ */
+function withHoistedHeaders(headers: IncomingHttpHeaders, query: QueryParameterBag): IncomingHttpHeaders {
+  const merged: IncomingHttpHeaders = { ...headers };
+  for (const [name, value] of Object.entries(query)) {
+    const lower = name.toLowerCase();
+    if (!lower.startsWith('x-amz-') || typeof value !== 'string') continue;
+    if ((QUERY_AUTH_PARAMS as readonly string[]).includes(name) || lower === 'x-amz-content-sha256') continue;
+    merged[lower] ??= value;
   }
-  if (req.method === 'POST' && typeof query.uploadId === 'string') {
-    return { bucket, key, size: 0, eventName: 'ObjectCreated:CompleteMultipartUpload' };
+  return merged;
+}
+
+/** The object a CopyObject (served by s3rver) creates if it succeeds. */
+function objectCopiedBy(
+  req: IncomingMessage,
+  bucket: string,
+  key: string,
+  query: QueryParameterBag,
+): Omit<CreatedObject, 'etag'> | undefined {
+  if (req.method !== 'PUT' || bucket === '' || key === '' || req.headers['x-amz-copy-source'] === undefined) {
+    return undefined;
   }
-  return undefined;
+  if ('uploadId' in query || 'partNumber' in query) return undefined;
+  return { bucket, key, size: 0, eventName: 'ObjectCreated:Copy' };
 }
 
 /** An S3 event as AWS sends it: the key URL-encoded with `+` for spaces. */
@@ -174,11 +214,12 @@ function s3Event(created: CreatedObject): S3Event {
   };
 }
 
-interface AuthFailure {
-  status: number;
-  code: string;
-  message: string;
-  extra?: Record<string, string>;
+type AuthFailure = S3ErrorInfo;
+
+/** A request whose signature checked out, and what its body's decoding needs. */
+interface Authenticated {
+  presigned: boolean;
+  auth: PayloadAuth;
 }
 
 const MAX_PRESIGNED_EXPIRES = 7 * 24 * 3600;
@@ -199,12 +240,13 @@ const signatureMismatch: AuthFailure = {
     'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
 };
 
-/** Returns why the request is refused, or undefined when its signature is valid. */
+/** Why the request is refused, or what its valid signature established. */
 async function authenticate(
   req: IncomingMessage,
   credentials: Readonly<Record<string, string>>,
   nowMs: number,
-): Promise<AuthFailure | undefined> {
+): Promise<{ failure: AuthFailure } | Authenticated> {
+  const failure = (f: AuthFailure) => ({ failure: f });
   const rawUrl = req.url ?? '/';
   const queryStart = rawUrl.indexOf('?');
   const path = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart);
@@ -212,18 +254,35 @@ async function authenticate(
   const authorization = req.headers.authorization;
   const queryAuth = 'X-Amz-Algorithm' in query || 'X-Amz-Signature' in query;
   if (queryAuth && authorization !== undefined) {
-    return {
+    return failure({
       status: 400,
       code: 'InvalidArgument',
       message:
         'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified',
-    };
+    });
   }
-  if (queryAuth) return verifyPresigned(req, path, query, credentials, nowMs);
-  if (authorization !== undefined)
-    return verifyAuthorizationHeader(req, path, query, authorization, credentials, nowMs);
+  if (queryAuth) {
+    const refused = await verifyPresigned(req, path, query, credentials, nowMs);
+    if (refused) return failure(refused);
+    // A presigned URL's payload is unsigned unless it carries a hash (X-Amz-Content-Sha256, query or header).
+    const hoisted = query['X-Amz-Content-Sha256'] ?? query['x-amz-content-sha256'];
+    const payloadHash =
+      (typeof hoisted === 'string' ? hoisted : undefined) ??
+      stringHeader(req, 'x-amz-content-sha256') ??
+      'UNSIGNED-PAYLOAD';
+    return { presigned: true, auth: { payloadHash } };
+  }
+  if (authorization !== undefined) {
+    const verified = await verifyAuthorizationHeader(req, path, query, authorization, credentials, nowMs);
+    return 'failure' in verified ? verified : { presigned: false, auth: verified };
+  }
   // Both buckets are private on AWS: anonymous requests are refused.
-  return { status: 403, code: 'AccessDenied', message: 'Access Denied' };
+  return failure({ status: 403, code: 'AccessDenied', message: 'Access Denied' });
+}
+
+function stringHeader(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
 }
 
 async function verifyPresigned(
@@ -323,34 +382,39 @@ async function verifyAuthorizationHeader(
   authorization: string,
   credentials: Readonly<Record<string, string>>,
   nowMs: number,
-): Promise<AuthFailure | undefined> {
+): Promise<{ failure: AuthFailure } | PayloadAuth> {
   const match = /^AWS4-HMAC-SHA256\s+Credential=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]+)$/.exec(
     authorization.trim(),
   );
-  const amzDate = req.headers['x-amz-date'];
+  const amzDate = stringHeader(req, 'x-amz-date');
   const scope = match ? parseScope(match[1] ?? '') : undefined;
-  const signingDate = typeof amzDate === 'string' ? parseAmzDate(amzDate) : undefined;
-  if (!match || !scope || !signingDate || scope.date !== amzDate?.slice(0, 8)) {
+  const signingDate = amzDate !== undefined ? parseAmzDate(amzDate) : undefined;
+  if (!match || !scope || !signingDate || amzDate === undefined || scope.date !== amzDate.slice(0, 8)) {
     return {
-      status: 400,
-      code: 'AuthorizationHeaderMalformed',
-      message: 'The authorization header is malformed; only AWS4-HMAC-SHA256 with an X-Amz-Date header is supported.',
+      failure: {
+        status: 400,
+        code: 'AuthorizationHeaderMalformed',
+        message: 'The authorization header is malformed; only AWS4-HMAC-SHA256 with an X-Amz-Date header is supported.',
+      },
     };
   }
   const secret = credentials[scope.accessKeyId];
-  if (secret === undefined) return invalidAccessKey(scope.accessKeyId);
+  if (secret === undefined) return { failure: invalidAccessKey(scope.accessKeyId) };
 
   const signedHeaders = (match[2] ?? '').split(';');
   const headers: Record<string, string> = {};
-  if (!copySignedHeaders(req, signedHeaders, headers)) return signatureMismatch;
-  // The signature covers the payload hash the client declares in x-amz-content-sha256; the body
-  // itself is streamed to s3rver unhashed (checking it would mean buffering or failing after the
-  // object is written).
-  if (headers['x-amz-content-sha256'] === undefined) {
+  if (!copySignedHeaders(req, signedHeaders, headers)) return { failure: signatureMismatch };
+  // The signature covers the payload hash the client declares in x-amz-content-sha256. The body is
+  // checked against it (or decoded as aws-chunked, its chunks' signatures chained to this one) by
+  // the operations the front implements (PutObject, UploadPart, CompleteMultipartUpload).
+  const payloadHash = headers['x-amz-content-sha256'];
+  if (payloadHash === undefined) {
     return {
-      status: 400,
-      code: 'InvalidRequest',
-      message: 'Missing required header for this request: x-amz-content-sha256',
+      failure: {
+        status: 400,
+        code: 'InvalidRequest',
+        message: 'Missing required header for this request: x-amz-content-sha256',
+      },
     };
   }
   const signer = signerFor(scope.accessKeyId, secret, scope);
@@ -361,15 +425,25 @@ async function verifyAuthorizationHeader(
     signableHeaders: new Set(signedHeaders),
   });
   const expected = /Signature=([0-9a-f]+)$/.exec(String(signed.headers.authorization ?? ''))?.[1];
-  if (expected === undefined || !sameSignature(expected, match[3] ?? '')) return signatureMismatch;
+  if (expected === undefined || !sameSignature(expected, match[3] ?? '')) return { failure: signatureMismatch };
   if (Math.abs(nowMs - signingDate.getTime()) > MAX_CLOCK_SKEW_MS) {
     return {
-      status: 403,
-      code: 'RequestTimeTooSkewed',
-      message: 'The difference between the request time and the current time is too large.',
+      failure: {
+        status: 403,
+        code: 'RequestTimeTooSkewed',
+        message: 'The difference between the request time and the current time is too large.',
+      },
     };
   }
-  return undefined;
+  return {
+    payloadHash,
+    signing: {
+      signingKey: signingKey(secret, scope.date, scope.region, scope.service),
+      amzDate,
+      scope: `${scope.date}/${scope.region}/${scope.service}/aws4_request`,
+      seedSignature: expected,
+    },
+  };
 }
 
 interface Scope {
@@ -463,33 +537,6 @@ function sameSignature(expected: string, provided: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/**
- * Splits a raw query string into decoded keys and values. Unlike URLSearchParams, `+` stays a plus:
- * SigV4 encodes spaces as %20, and a literal `+` must survive to be re-encoded as %2B.
- */
-function parseQuery(raw: string): QueryParameterBag {
-  const query: QueryParameterBag = {};
-  if (raw === '') return query;
-  for (const pair of raw.split('&')) {
-    if (pair === '') continue;
-    const eq = pair.indexOf('=');
-    const key = safeDecode(eq === -1 ? pair : pair.slice(0, eq));
-    const value = eq === -1 ? '' : safeDecode(pair.slice(eq + 1));
-    const existing = query[key];
-    if (existing === undefined || existing === null) query[key] = value;
-    else query[key] = Array.isArray(existing) ? [...existing, value] : [existing, value];
-  }
-  return query;
-}
-
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
-}
-
 function invalidAccessKey(accessKeyId: string): AuthFailure {
   return {
     status: 403,
@@ -497,24 +544,4 @@ function invalidAccessKey(accessKeyId: string): AuthFailure {
     message: 'The AWS Access Key Id you provided does not exist in our records.',
     extra: { AWSAccessKeyId: accessKeyId },
   };
-}
-
-function sendError(req: IncomingMessage, res: ServerResponse, failure: AuthFailure): void {
-  const requestId = randomBytes(8).toString('hex').toUpperCase();
-  const fields = { Code: failure.code, Message: failure.message, ...failure.extra, RequestId: requestId };
-  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${Object.entries(fields)
-    .map(([name, value]) => `<${name}>${escapeXml(value)}</${name}>`)
-    .join('')}</Error>`;
-  res.writeHead(failure.status, {
-    'content-type': 'application/xml',
-    'content-length': Buffer.byteLength(body),
-    'x-amz-request-id': requestId,
-    // The refused request's body (if any) is not read; do not try to reuse the connection after it.
-    connection: 'close',
-  });
-  res.end(req.method === 'HEAD' ? undefined : body);
-}
-
-function escapeXml(value: string): string {
-  return value.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -208,7 +208,13 @@ export async function planArtifact(
       batch.slices.forEach((slice, i) => {
         const count = counts.slices[i] as CountResult['slices'][number];
         if (count.count > 0) {
-          segments.push({ key: slice.key, sliceAfter: slice.after, ...range, size: count.sizeBytes, count: count.count });
+          segments.push({
+            key: slice.key,
+            sliceAfter: slice.after,
+            ...range,
+            size: count.sizeBytes,
+            count: count.count,
+          });
         }
       });
     }
@@ -219,8 +225,7 @@ export async function planArtifact(
     };
   }
 
-  const estimate =
-    snapshotBytes(snapshot) + snapshotFiles(snapshot) * 1536 + (oplog?.sizeBytes ?? 0) + 64 * 1024;
+  const estimate = snapshotBytes(snapshot) + snapshotFiles(snapshot) * 1536 + (oplog?.sizeBytes ?? 0) + 64 * 1024;
   let rangeBytesValue: number;
   try {
     rangeBytesValue = tuning.rangeBytes ?? rangeBytesFor(estimate);
@@ -302,6 +307,9 @@ export async function buildRange(
   input: { jobId: string; range: number },
   tuning: BuildTuning = {},
 ): Promise<{ sizeBytes: number }> {
+  // Iterations still scheduled when the build already failed have nothing to do.
+  const job = await requireJob(deps.jobs, input.jobId);
+  if (job.statusName !== 'IN_PROGRESS') return { sizeBytes: 0 };
   const plan = await requirePlan(deps.work, input.jobId);
   const range = plan.ranges[input.range];
   if (range === undefined) throw new PermanentError(`Range ${input.range} is not in the plan.`);
@@ -311,7 +319,11 @@ export async function buildRange(
     const gzip = new ParallelGzip(tuning.gzip);
     tar.on('error', (error) => gzip.destroy(error));
     const sizeBytes = await deps.work.putRange(input.jobId, input.range, tar.pipe(gzip), range.end - range.start);
-    await deps.jobs.recordRangeBuilt(input.jobId, input.range, range.end - range.start);
+    if (!(await deps.jobs.recordRangeBuilt(input.jobId, input.range, range.end - range.start))) {
+      // The job broke while this range was built (another range or a verify chain failed, and the failure's
+      // clean-up may already have run): remove this output rather than leave it to the bucket's lifecycle rule.
+      await deps.work.deleteRange(input.jobId, input.range);
+    }
     return { sizeBytes };
   } catch (error) {
     throw toTaskError(error, `Building range ${input.range} failed`);
@@ -347,7 +359,9 @@ export async function verifyFile(
       if (size !== item.size) throw sizeMismatch(item.name, item.size, size ?? 0);
     }
     const hash = await ResumableHash.resume(input.progress ?? { algorithm: 'sha256', position: 0 });
-    await hashStretch(hash, item.size, budget, tuning, (from, to) => deps.work.readChunk('snapshots', item.key, from, to));
+    await hashStretch(hash, item.size, budget, tuning, (from, to) =>
+      deps.work.readChunk('snapshots', item.key, from, to),
+    );
     if (hash.position < item.size) return { jobId: input.jobId, item: input.item, progress: hash.save() };
     const actual = hash.digest();
     if (actual !== item.sha256) {
@@ -435,7 +449,13 @@ export async function completeArtifact(
       await Promise.all(
         batch.map((part) =>
           part.kind === 'copy'
-            ? deps.work.copyPart({ key: plan.key, uploadId, partNumber: part.partNumber, jobId: job.id, slice: part.slice })
+            ? deps.work.copyPart({
+                key: plan.key,
+                uploadId,
+                partNumber: part.partNumber,
+                jobId: job.id,
+                slice: part.slice,
+              })
             : deps.work.mergePart({
                 key: plan.key,
                 uploadId,
@@ -450,7 +470,10 @@ export async function completeArtifact(
     await deps.work.completeUpload(plan.key, uploadId, total);
     // The work area (plan, layout, range outputs) is no longer needed.
     await deps.work.deleteWork(job.id);
-    return { cursor: { uploadId, next }, artifact: { key: plan.key, fileName: job.delivery.fileName, sizeBytes: total } };
+    return {
+      cursor: { uploadId, next },
+      artifact: { key: plan.key, fileName: job.delivery.fileName, sizeBytes: total },
+    };
   } catch (error) {
     throw toTaskError(error, 'Assembling the artifact failed');
   }

@@ -106,8 +106,11 @@ export interface JobStore {
   markDownloadsExhausted(jobId: string): Promise<Conditional>;
   /** The artifact is planned: `bytesTotal` tar bytes to build (kept if already recorded). */
   recordProgress(jobId: string, bytesTotal: number): Promise<void>;
-  /** Range `range` of `bytes` tar bytes is built; counted once however often the range is retried. */
-  recordRangeBuilt(jobId: string, range: number, bytes: number): Promise<void>;
+  /**
+   * Range `range` of `bytes` tar bytes is built; counted once however often the range is retried. False when the
+   * job is no longer IN_PROGRESS (it broke meanwhile: the range's output is not wanted).
+   */
+  recordRangeBuilt(jobId: string, range: number, bytes: number): Promise<boolean>;
   /** The artifact's SHA-1 is known; `changed` false when the job has no artifact or already had a hash. */
   recordHash(jobId: string, sha1: string): Promise<Conditional>;
   /** Ids of jobs not yet finished or broken (for re-driving after a local restart). */
@@ -188,6 +191,8 @@ export interface ArtifactWork {
   abortUploads(key: string): Promise<void>;
   /** Deletes the job's work area. */
   deleteWork(jobId: string): Promise<void>;
+  /** Deletes one range's output. */
+  deleteRange(jobId: string, range: number): Promise<void>;
   objectSize(bucket: 'restores' | 'snapshots', key: string): Promise<number | undefined>;
   readChunk(bucket: 'restores' | 'snapshots', key: string, from: number, to: number): Promise<Buffer>;
   /** The snapshot bucket, for the range builder and the oplog count. */

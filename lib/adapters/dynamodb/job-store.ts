@@ -284,15 +284,27 @@ export class DynamoJobStore implements JobStore {
     });
   }
 
-  async recordRangeBuilt(jobId: string, range: number, bytes: number): Promise<void> {
+  async recordRangeBuilt(jobId: string, range: number, bytes: number): Promise<boolean> {
     // A number set of built ranges (at most MAX_RANGES = 1,000 numbers, a few KB) makes the count exactly-once:
     // a retried range finds itself in the set and adds nothing.
-    await this.conditionalUpdate(jobId, {
-      ConditionExpression: 'attribute_exists(#progress) AND NOT contains(#progress.#ranges, :range)',
+    const result = await this.conditionalUpdate(jobId, {
+      ConditionExpression:
+        '#status = :inProgress AND attribute_exists(#progress) AND NOT contains(#progress.#ranges, :range)',
       UpdateExpression: 'ADD #progress.#ranges :rangeSet, #progress.#done :bytes',
-      ExpressionAttributeNames: { '#progress': 'progress', '#ranges': 'rangesDone', '#done': 'bytesDone' },
-      ExpressionAttributeValues: { ':range': range, ':rangeSet': new Set([range]), ':bytes': bytes },
+      ExpressionAttributeNames: {
+        '#status': 'statusName',
+        '#progress': 'progress',
+        '#ranges': 'rangesDone',
+        '#done': 'bytesDone',
+      },
+      ExpressionAttributeValues: {
+        ':inProgress': 'IN_PROGRESS',
+        ':range': range,
+        ':rangeSet': new Set([range]),
+        ':bytes': bytes,
+      },
     });
+    return result.job?.statusName === 'IN_PROGRESS';
   }
 
   async recordHash(jobId: string, sha1: string): Promise<Conditional> {

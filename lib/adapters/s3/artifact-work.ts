@@ -230,9 +230,7 @@ export class S3ArtifactWork implements ArtifactWork {
     slices: readonly PartSlice[];
   }) {
     const pieces = await Promise.all(
-      args.slices.map((slice) =>
-        this.readChunk('restores', rangeKey(args.jobId, slice.range), slice.from, slice.to),
-      ),
+      args.slices.map((slice) => this.readChunk('restores', rangeKey(args.jobId, slice.range), slice.from, slice.to)),
     );
     const body = Buffer.concat(pieces);
     await this.s3.send(
@@ -253,7 +251,12 @@ export class S3ArtifactWork implements ArtifactWork {
       let marker: string | undefined;
       do {
         const page = await this.s3.send(
-          new ListPartsCommand({ Bucket: this.buckets.restores, Key: key, UploadId: uploadId, PartNumberMarker: marker }),
+          new ListPartsCommand({
+            Bucket: this.buckets.restores,
+            Key: key,
+            UploadId: uploadId,
+            PartNumberMarker: marker,
+          }),
         );
         for (const part of page.Parts ?? []) {
           if (part.PartNumber !== undefined && part.ETag !== undefined) {
@@ -310,9 +313,20 @@ export class S3ArtifactWork implements ArtifactWork {
     } while (token !== undefined);
   }
 
+  async deleteRange(jobId: string, range: number): Promise<void> {
+    await this.s3.send(
+      new DeleteObjectsCommand({
+        Bucket: this.buckets.restores,
+        Delete: { Objects: [{ Key: rangeKey(jobId, range) }], Quiet: true },
+      }),
+    );
+  }
+
   async objectSize(bucket: 'restores' | 'snapshots', key: string): Promise<number | undefined> {
     try {
-      const res = await withRetries(() => this.s3.send(new HeadObjectCommand({ Bucket: this.bucket(bucket), Key: key })));
+      const res = await withRetries(() =>
+        this.s3.send(new HeadObjectCommand({ Bucket: this.bucket(bucket), Key: key })),
+      );
       return res.ContentLength ?? 0;
     } catch (error) {
       if (error instanceof NoSuchKey || statusOf(error) === 404) return undefined;
@@ -346,7 +360,8 @@ export class S3ArtifactWork implements ArtifactWork {
           if (statusOf(error) === 416) {
             throw sizeMismatch(fileName, size, (await this.objectSize('snapshots', key)) ?? 0);
           }
-          if (error instanceof NoSuchKey) throw new Error(`snapshot file ${JSON.stringify(fileName)}: object ${key} does not exist`);
+          if (error instanceof NoSuchKey)
+            throw new Error(`snapshot file ${JSON.stringify(fileName)}: object ${key} does not exist`);
           throw error;
         }
         const total = Number(/\/(\d+)$/.exec(String(res.ContentRange ?? ''))?.[1] ?? Number.NaN);
@@ -365,7 +380,9 @@ export class S3ArtifactWork implements ArtifactWork {
       return size;
     },
     open: async (key) => {
-      const res = await withRetries(() => this.s3.send(new GetObjectCommand({ Bucket: this.buckets.snapshots(), Key: key })));
+      const res = await withRetries(() =>
+        this.s3.send(new GetObjectCommand({ Bucket: this.buckets.snapshots(), Key: key })),
+      );
       const body = res.Body as Readable | undefined;
       if (body === undefined) throw new Error(`s3://${this.buckets.snapshots()}/${key}: no body`);
       return body;
@@ -376,4 +393,3 @@ export class S3ArtifactWork implements ArtifactWork {
     return which === 'restores' ? this.buckets.restores : this.buckets.snapshots();
   }
 }
-

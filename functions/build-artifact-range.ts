@@ -3,6 +3,7 @@ import { buildRange } from '#lib/use-cases/build-artifact.js';
 import { PermanentError } from '#lib/use-cases/task-errors.js';
 import { artifactWork, buildTuning } from './commons/artifacts.js';
 import { jobStore } from './commons/deps.js';
+import { events } from './commons/events.js';
 import { logger } from './commons/logger.js';
 
 const input = z.object({ jobId: z.string().regex(/^[0-9a-f]{24}$/), range: z.int().min(0).max(100_000) });
@@ -16,7 +17,11 @@ export const handler = async (event: unknown) => {
   const parsed = input.safeParse(event);
   if (!parsed.success) throw new PermanentError(`Invalid range input: ${parsed.error.message}`);
   const started = Date.now();
-  const { sizeBytes } = await buildRange({ jobs: jobStore(), work: artifactWork() }, parsed.data, buildTuning());
+  const { sizeBytes } = await buildRange(
+    { jobs: jobStore(), work: artifactWork(), events: events() },
+    parsed.data,
+    buildTuning(),
+  );
   logger.info('Range built', { ...parsed.data, sizeBytes, ms: Date.now() - started });
   return {};
 };

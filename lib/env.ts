@@ -35,6 +35,7 @@ export function optionalIntEnv(name: string): number | undefined {
   const value = process.env[name];
   if (value === undefined || value === '') return undefined;
   const parsed = Number(value);
-  if (!Number.isSafeInteger(parsed) || parsed < 1) throw new Error(`Environment variable ${name} must be a positive integer`);
+  if (!Number.isSafeInteger(parsed) || parsed < 1)
+    throw new Error(`Environment variable ${name} must be a positive integer`);
   return parsed;
 }

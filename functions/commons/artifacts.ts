@@ -6,9 +6,7 @@ import { ENV, optionalIntEnv, requireEnv } from '#lib/env.js';
 import type { BuildTuning } from '#lib/use-cases/build-artifact.js';
 import { once } from './deps.js';
 
-const s3 = /* @__PURE__ */ once(() =>
-  createS3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' }),
-);
+const s3 = /* @__PURE__ */ once(() => createS3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' }));
 
 // The download function only presigns, so it is deployed without SNAPSHOT_BUCKET; builds require it.
 export const restoreArtifacts = /* @__PURE__ */ once(
@@ -26,7 +24,9 @@ export const artifactWork = /* @__PURE__ */ once(
     }),
 );
 
-export const snapshotFiles = /* @__PURE__ */ once(() => new S3SnapshotFiles(s3(), () => requireEnv(ENV.snapshotBucket)));
+export const snapshotFiles = /* @__PURE__ */ once(
+  () => new S3SnapshotFiles(s3(), () => requireEnv(ENV.snapshotBucket)),
+);
 
 /** Build tuning from the environment: unset on AWS (the defaults are sized for it), shrunk by tests. */
 export const buildTuning = /* @__PURE__ */ once((): BuildTuning => {

@@ -1,10 +1,12 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import type { AutomatedRestoreRequest, EventPublisher, StatusChange } from '../use-cases/ports.js';
+import type { AutomatedRestoreRequest, BuildProgressEvent, EventPublisher, StatusChange } from '../use-cases/ports.js';
 import { TransientError } from '../use-cases/task-errors.js';
+import { CONTROL_PLANE_CLIENT } from './client-config.js';
 
 export const EVENT_SOURCE = 'restore-jobs';
 export const STATUS_CHANGE_DETAIL_TYPE = 'Restore Job Status Change';
 export const AUTOMATED_RESTORE_DETAIL_TYPE = 'Automated Restore Requested';
+export const PROGRESS_DETAIL_TYPE = 'Restore Job Progress';
 
 /**
  * Publishes status changes to the service's event bus. PutEvents reports per-entry failures in a
@@ -34,6 +36,10 @@ export class EventBridgePublisher implements EventPublisher {
     await this.put([{ detailType: AUTOMATED_RESTORE_DETAIL_TYPE, detail: request }]);
   }
 
+  async publishProgress(progress: BuildProgressEvent): Promise<void> {
+    await this.put([{ detailType: PROGRESS_DETAIL_TYPE, detail: progress }]);
+  }
+
   private async put(events: readonly { detailType: string; detail: unknown }[]): Promise<void> {
     for (let start = 0; start < events.length; start += 10) {
       const result = await this.client.send(
@@ -58,4 +64,4 @@ export class EventBridgePublisher implements EventPublisher {
   }
 }
 
-export const createEventBridgeClient = () => new EventBridgeClient({});
+export const createEventBridgeClient = () => new EventBridgeClient(CONTROL_PLANE_CLIENT);

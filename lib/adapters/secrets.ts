@@ -1,5 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SecretSource } from '../use-cases/ports.js';
+import { CONTROL_PLANE_CLIENT } from './client-config.js';
 
 /** The service secret from Secrets Manager, fetched once per process (cold start) and kept in memory only. */
 export class SecretsManagerSecret implements SecretSource {
@@ -26,4 +27,4 @@ export class SecretsManagerSecret implements SecretSource {
   }
 }
 
-export const createSecretsManagerClient = () => new SecretsManagerClient({});
+export const createSecretsManagerClient = () => new SecretsManagerClient(CONTROL_PLANE_CLIENT);

@@ -1,5 +1,6 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Workflow } from '../use-cases/ports.js';
+import { CONTROL_PLANE_CLIENT } from './client-config.js';
 
 /** Starts one execution per job, named after the job so a second start of the same job is refused by Step Functions. */
 export class StepFunctionsWorkflow implements Workflow {
@@ -24,4 +25,4 @@ export class StepFunctionsWorkflow implements Workflow {
   }
 }
 
-export const createSfnClient = () => new SFNClient({});
+export const createSfnClient = () => new SFNClient(CONTROL_PLANE_CLIENT);

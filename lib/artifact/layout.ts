@@ -92,7 +92,13 @@ export interface ArtifactPlan {
 
 /** What goes into the archive, in order. */
 export type PlannedMember =
-  | { readonly kind: 'file'; readonly name: string; readonly size: number; readonly key: string; readonly sha256?: string }
+  | {
+      readonly kind: 'file';
+      readonly name: string;
+      readonly size: number;
+      readonly key: string;
+      readonly sha256?: string;
+    }
   | { readonly kind: 'text'; readonly name: string; readonly text: string }
   | {
       readonly kind: 'oplog';
@@ -134,7 +140,10 @@ export function rangeBytesFor(tarBytes: number): number {
 }
 
 /** Header, data and padding of one member. */
-export function memberExtent(line: FileLine | TextLine | OplogLine, mtime: number): {
+export function memberExtent(
+  line: FileLine | TextLine | OplogLine,
+  mtime: number,
+): {
   dataStart: number;
   dataEnd: number;
   end: number;

@@ -79,7 +79,8 @@ export async function advanceRestoreJob(
     const change = statusChange(current, previous, deps.secret, now, reason ?? current.failureReason);
     await deps.events.publish([change]);
     if (input.step === 'expire' && current.artifact !== undefined) await deps.artifacts.delete(current.artifact.key);
-    if (input.step === 'fail' && current.statusName === 'BROKEN' && deps.cleanUp !== undefined) await deps.cleanUp(current);
+    if (input.step === 'fail' && current.statusName === 'BROKEN' && deps.cleanUp !== undefined)
+      await deps.cleanUp(current);
   } else if (input.step !== 'fail' && input.step !== 'expire') {
     // The job is somewhere this step cannot start from (for example KILLED): stop driving it.
     throw new PermanentError(
@@ -140,7 +141,12 @@ export async function recordArtifactHash(
   if (job.automatedRestore !== undefined && job.statusName === 'FINISHED') {
     const now = deps.clock.now();
     const { targetGroupId, targetClusterId, targetClusterName } = job.automatedRestore;
-    const change = statusChange(job, { statusName: job.statusName, deliveryStatusName: job.delivery.statusName }, deps.secret, now);
+    const change = statusChange(
+      job,
+      { statusName: job.statusName, deliveryStatusName: job.delivery.statusName },
+      deps.secret,
+      now,
+    );
     await deps.events.publishAutomatedRestore({
       target: { groupId: targetGroupId, clusterId: targetClusterId, clusterName: targetClusterName },
       job: change.job,

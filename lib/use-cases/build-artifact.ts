@@ -18,15 +18,20 @@ import {
   rangeBytesFor,
   type SegmentLine,
 } from '../artifact/layout.js';
-import { restoreReadme } from '../artifact/oplog.js';
+import { countSlice, restoreReadme } from '../artifact/oplog.js';
 import { ParallelGzip, type ParallelGzipOptions } from '../artifact/parallel-gzip.js';
 import { ArtifactIntegrityError, rangeBytes, rangePieces, sizeMismatch } from '../artifact/range-build.js';
 import { type HashProgress, ResumableHash } from '../artifact/resumable-hash.js';
-import { countSlice } from '../artifact/oplog.js';
-import type { OplogSlice, Snapshot, SnapshotFile } from '../domain/catalog.js';
+import {
+  type OplogSlice,
+  type Snapshot,
+  type SnapshotFile,
+  snapshotFileCount,
+  snapshotSizeBytes,
+} from '../domain/catalog.js';
 import type { Artifact, RestoreJob } from '../domain/job.js';
 import { compareOptimes, toOptime } from '../domain/optime.js';
-import type { ArtifactWork, CatalogStore, JobStore, SnapshotFiles } from './ports.js';
+import type { ArtifactWork, CatalogStore, EventPublisher, JobStore, SnapshotFiles } from './ports.js';
 import { PermanentError, toTaskError } from './task-errors.js';
 
 export interface BuildDeps {
@@ -127,7 +132,8 @@ async function oplogSlices(catalog: CatalogStore, job: RestoreJob): Promise<Oplo
   const range = job.oplog;
   if (range === undefined) return [];
   const slices = await catalog.oplogSlicesAfter(job.groupId, job.clusterId, range.after, range.upTo);
-  const expected = (range as { sliceCount?: number; sliceKeys?: readonly string[] }).sliceCount;
+  // Legacy jobs (created before slice counts) carried their slice keys instead.
+  const expected = range.sliceCount ?? range.sliceKeys?.length;
   if (expected !== undefined && slices.length !== expected) {
     throw new PermanentError(`The oplog of this restore changed: ${expected} slices planned, ${slices.length} now.`);
   }
@@ -225,7 +231,8 @@ export async function planArtifact(
     };
   }
 
-  const estimate = snapshotBytes(snapshot) + snapshotFiles(snapshot) * 1536 + (oplog?.sizeBytes ?? 0) + 64 * 1024;
+  const estimate =
+    snapshotSizeBytes(snapshot) + snapshotFileCount(snapshot) * 1536 + (oplog?.sizeBytes ?? 0) + 64 * 1024;
   let rangeBytesValue: number;
   try {
     rangeBytesValue = tuning.rangeBytes ?? rangeBytesFor(estimate);
@@ -285,14 +292,6 @@ export async function planArtifact(
   };
 }
 
-function snapshotBytes(snapshot: Snapshot): number {
-  return snapshot.fileList?.sizeBytes ?? (snapshot.files ?? []).reduce((sum, file) => sum + file.sizeBytes, 0);
-}
-
-function snapshotFiles(snapshot: Snapshot): number {
-  return snapshot.fileList?.count ?? (snapshot.files ?? []).length;
-}
-
 async function requirePlan(work: ArtifactWork, jobId: string): Promise<StoredPlan> {
   const plan = await work.getJson<StoredPlan>(jobId, 'plan.json');
   if (plan === undefined) throw new PermanentError(`Restore job ${jobId} has no artifact plan.`);
@@ -303,7 +302,7 @@ async function requirePlan(work: ArtifactWork, jobId: string): Promise<StoredPla
 // build: one range
 
 export async function buildRange(
-  deps: Pick<BuildDeps, 'jobs' | 'work'>,
+  deps: Pick<BuildDeps, 'jobs' | 'work'> & { events?: EventPublisher },
   input: { jobId: string; range: number },
   tuning: BuildTuning = {},
 ): Promise<{ sizeBytes: number }> {
@@ -319,14 +318,41 @@ export async function buildRange(
     const gzip = new ParallelGzip(tuning.gzip);
     tar.on('error', (error) => gzip.destroy(error));
     const sizeBytes = await deps.work.putRange(input.jobId, input.range, tar.pipe(gzip), range.end - range.start);
-    if (!(await deps.jobs.recordRangeBuilt(input.jobId, input.range, range.end - range.start))) {
+    const bytes = range.end - range.start;
+    const recorded = await deps.jobs.recordRangeBuilt(input.jobId, input.range, bytes);
+    if (recorded.job?.statusName !== 'IN_PROGRESS') {
       // The job broke while this range was built (another range or a verify chain failed, and the failure's
       // clean-up may already have run): remove this output rather than leave it to the bucket's lifecycle rule.
       await deps.work.deleteRange(input.jobId, input.range);
+    } else if (recorded.changed && deps.events !== undefined) {
+      await publishProgress(deps.events, recorded.job, bytes);
     }
     return { sizeBytes };
   } catch (error) {
     throw toTaskError(error, `Building range ${input.range} failed`);
+  }
+}
+
+/** A progress event each time the build crosses another tenth of its bytes (at most ten a job). */
+async function publishProgress(events: EventPublisher, job: RestoreJob, added: number): Promise<void> {
+  const progress = job.progress;
+  if (progress === undefined || progress.bytesTotal <= 0) return;
+  const tenth = (bytes: number) => Math.floor((bytes * 10) / progress.bytesTotal);
+  if (tenth(progress.bytesDone) === tenth(progress.bytesDone - added)) return;
+  try {
+    await events.publishProgress({
+      job: {
+        id: job.id,
+        groupId: job.groupId,
+        clusterId: job.clusterId,
+        clusterName: job.clusterName,
+        statusName: job.statusName,
+        progress: { bytesTotal: progress.bytesTotal, bytesDone: progress.bytesDone },
+      },
+    });
+  } catch (error) {
+    // Progress is informative; the range is built and counted, so it does not fail for an event.
+    console.warn(`progress event for job ${job.id} not published: ${(error as Error).message}`);
   }
 }
 

@@ -10,7 +10,7 @@ import type { RangeSources } from '../artifact/range-build.js';
 import type { Role } from '../auth/access.js';
 import type { DigestAlgorithm } from '../auth/digest.js';
 import type { BsonTimestamp, Checkpoint, Cluster, OplogSlice, Snapshot, SnapshotFile } from '../domain/catalog.js';
-import type { Artifact, DeliveryStatus, JobStatus, OplogRange, RestoreJob, Step } from '../domain/job.js';
+import type { Artifact, DeliveryStatus, JobStatus, RestoreJob, Step } from '../domain/job.js';
 import type { RestoreJobView } from '../domain/view.js';
 
 export interface ApiKey {
@@ -107,10 +107,10 @@ export interface JobStore {
   /** The artifact is planned: `bytesTotal` tar bytes to build (kept if already recorded). */
   recordProgress(jobId: string, bytesTotal: number): Promise<void>;
   /**
-   * Range `range` of `bytes` tar bytes is built; counted once however often the range is retried. False when the
-   * job is no longer IN_PROGRESS (it broke meanwhile: the range's output is not wanted).
+   * Range `range` of `bytes` tar bytes is built; counted once however often the range is retried. `job` is the
+   * job as it is now; it is no longer IN_PROGRESS when it broke meanwhile (the range's output is not wanted).
    */
-  recordRangeBuilt(jobId: string, range: number, bytes: number): Promise<boolean>;
+  recordRangeBuilt(jobId: string, range: number, bytes: number): Promise<Conditional>;
   /** The artifact's SHA-1 is known; `changed` false when the job has no artifact or already had a hash. */
   recordHash(jobId: string, sha1: string): Promise<Conditional>;
   /** Ids of jobs not yet finished or broken (for re-driving after a local restart). */
@@ -145,6 +145,20 @@ export interface EventPublisher {
   /** Publishes status changes; rejects when any entry failed (never drops one silently). */
   publish(changes: readonly StatusChange[]): Promise<void>;
   publishAutomatedRestore(request: AutomatedRestoreRequest): Promise<void>;
+  /** How far a build has come (best effort: not a status change). */
+  publishProgress(progress: BuildProgressEvent): Promise<void>;
+}
+
+/** A `Restore Job Progress` event: which job, and its tar bytes built so far. */
+export interface BuildProgressEvent {
+  readonly job: {
+    readonly id: string;
+    readonly groupId: string;
+    readonly clusterId: string;
+    readonly clusterName: string;
+    readonly statusName: JobStatus;
+    readonly progress: { readonly bytesTotal: number; readonly bytesDone: number };
+  };
 }
 
 export interface ArtifactStore {

@@ -36,13 +36,19 @@ describe('automated restore', () => {
     // Assess
     expect(job.delivery.methodName).toBe('HTTP');
     expect(done.statusName).toBe('FINISHED');
-    const lines = (await readFile(join(t.dataDir, 'events.ndjson'), 'utf8'))
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as Json);
-    const requested = lines.filter(
-      (event) => event['detail-type'] === 'Automated Restore Requested' && event.detail.job.id === job.id,
-    );
+    // The request goes out once the artifact's SHA-1 is known, which the hash chain computes after READY.
+    const requestedEvents = async () =>
+      (await readFile(join(t.dataDir, 'events.ndjson'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Json)
+        .filter((event) => event['detail-type'] === 'Automated Restore Requested' && event.detail.job.id === job.id);
+    const deadline = Date.now() + 20_000;
+    let requested = await requestedEvents();
+    while (requested.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      requested = await requestedEvents();
+    }
     expect(requested).toHaveLength(1);
     expect(requested[0]?.detail).toMatchObject({
       target: { groupId: t.groupA, clusterId: target.id, clusterName: 'Target' },

@@ -284,7 +284,7 @@ export class DynamoJobStore implements JobStore {
     });
   }
 
-  async recordRangeBuilt(jobId: string, range: number, bytes: number): Promise<boolean> {
+  async recordRangeBuilt(jobId: string, range: number, bytes: number): Promise<Conditional> {
     // A number set of built ranges (at most MAX_RANGES = 1,000 numbers, a few KB) makes the count exactly-once:
     // a retried range finds itself in the set and adds nothing.
     const result = await this.conditionalUpdate(jobId, {
@@ -304,7 +304,7 @@ export class DynamoJobStore implements JobStore {
         ':bytes': bytes,
       },
     });
-    return result.job?.statusName === 'IN_PROGRESS';
+    return result;
   }
 
   async recordHash(jobId: string, sha1: string): Promise<Conditional> {

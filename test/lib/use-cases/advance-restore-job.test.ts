@@ -49,6 +49,7 @@ function edges(current: RestoreJob) {
       events: {
         publish: async (changes: readonly StatusChange[]) => void published.push(...changes),
         publishAutomatedRestore: async () => {},
+        publishProgress: async () => {},
       },
       artifacts: {
         write: async () => ({ sha1: '', sizeBytes: 0 }),

@@ -19,25 +19,37 @@ interface DemoCluster {
   checkpointIds?: string[];
 }
 
+/** The local S3, for S3 clients of users (a backup provider uploading snapshots and manifests): path-style. */
+export interface DemoS3 {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  snapshotBucket: string;
+}
+
 export interface DemoFile {
   baseUrl: string;
   publicKey: string;
   privateKey: string;
   groupId: string;
   clusters: DemoCluster[];
+  s3?: DemoS3;
 }
 
 /**
  * Seeds the demo on first start: one group and an owner API key limited to loopback; a replica set
  * `Cluster0` with snapshots 12 and 6 hours old of generated data and oplog from the first snapshot
  * until now; a sharded cluster `Cluster1` (two shards and a config server) with a snapshot, oplog for
- * every member and a checkpoint. Later starts reuse `${DATA_DIR}/demo.json` (refreshing its baseUrl).
+ * every member and a checkpoint. Later starts reuse `${DATA_DIR}/demo.json` (refreshing its baseUrl and s3).
  */
-export async function seedDemo(stack: { baseUrl: string; dataDir: string }): Promise<DemoFile> {
+export async function seedDemo(stack: { baseUrl: string; dataDir: string; s3?: DemoS3 }): Promise<DemoFile> {
   const path = join(stack.dataDir, 'demo.json');
+  const s3 = stack.s3 && demoS3(stack.s3);
   if (existsSync(path)) {
     const demo = JSON.parse(await readFile(path, 'utf8')) as DemoFile;
     demo.baseUrl = stack.baseUrl;
+    if (s3) demo.s3 = s3;
     await writeFile(path, `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });
     return demo;
   }
@@ -112,9 +124,16 @@ export async function seedDemo(stack: { baseUrl: string; dataDir: string }): Pro
         checkpointIds: [checkpoint.id],
       },
     ],
+    ...(s3 ? { s3 } : {}),
   };
   await writeFile(path, `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });
   return demo;
+}
+
+/** Only the fields users need (the stack's own description has more). */
+function demoS3(s3: DemoS3): DemoS3 {
+  const { endpoint, region, accessKeyId, secretAccessKey, snapshotBucket } = s3;
+  return { endpoint, region, accessKeyId, secretAccessKey, snapshotBucket };
 }
 
 /** A ready-to-paste example for the console. */

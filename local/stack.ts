@@ -35,6 +35,8 @@ export interface LocalStackOptions {
   port: number;
   /** API host, default 127.0.0.1. The AWS endpoints always listen on 127.0.0.1. */
   host?: string;
+  /** S3 port, for S3 clients outside the stack (a backup provider uploading snapshots); 0 or absent: ephemeral. */
+  s3Port?: number;
   /** Build tuning (tests shrink it so a small snapshot exercises many ranges and hash links). */
   build?: {
     rangeBytes?: number;
@@ -50,6 +52,16 @@ export interface LocalStackOptions {
 /** Range builds running at once on one machine: two keep both cores busy with flat memory. */
 export const LOCAL_RANGE_CONCURRENCY = 2;
 
+/** What an S3 client outside the stack needs to reach its S3 (path-style; demo.json gives it to users). */
+export interface LocalS3Access {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  snapshotBucket: string;
+  restoreBucket: string;
+}
+
 export interface LocalStack {
   /** The API's base URL, e.g. http://127.0.0.1:3000 */
   baseUrl: string;
@@ -57,6 +69,8 @@ export interface LocalStack {
   /** The variables set on process.env for the functions (also what a separate process would need). */
   env: Readonly<Record<string, string>>;
   endpoints: { dynamodb: string; s3: string; aws: string };
+  /** The S3 endpoint with its credentials and bucket names, for S3 clients outside the stack (path-style). */
+  s3: LocalS3Access;
   /** Step Functions' executions in this process (describe/list/abortAll), for seeding, re-drive and tests. */
   stepFunctions: Pick<AwsEndpoints, 'describeExecution' | 'listExecutions' | 'abortAll'>;
   /** Stops the API, aborts executions (waiting briefly for running tasks), then closes every service. */
@@ -65,7 +79,8 @@ export interface LocalStack {
 
 /**
  * The one place that wires the local stack: real local implementations of DynamoDB (dynalite), S3
- * (s3rver behind SigV4 verification), Step Functions/EventBridge/Secrets Manager (aws-endpoints),
+ * (s3rver behind a front that verifies SigV4 and implements PutObject and multipart as S3 does),
+ * Step Functions/EventBridge/Secrets Manager (aws-endpoints),
  * and an HTTP API in front of the same function modules that run on Lambda.
  *
  * The functions find everything through process.env, set here before any function module is
@@ -81,6 +96,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     started.push(dynamodb);
     const s3: LocalS3 = await startLocalS3({
       dataDir,
+      port: opts.s3Port ?? 0,
       buckets: [LOCAL_RESOURCES.snapshotBucket, LOCAL_RESOURCES.restoreBucket],
       credentials: { [LOCAL_ACCESS_KEY_ID]: LOCAL_SECRET_ACCESS_KEY },
       // As cdk/service-stack.ts configures the snapshot bucket: manifests/*.json → ingest-manifest.
@@ -131,9 +147,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_ACCESS_KEY_ID,
       AWS_SECRET_ACCESS_KEY: LOCAL_SECRET_ACCESS_KEY,
-      // s3rver would store the SDK's default aws-chunked checksum framing as object bytes.
-      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+      // No checksum settings: the SDK's defaults (aws-chunked bodies with trailing checksums), as on AWS.
     };
     Object.assign(process.env, env);
     // A session token from the developer's shell would pair real-credential state with the local key.
@@ -159,6 +173,14 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       dataDir,
       env,
       endpoints: { dynamodb: dynamodb.endpoint, s3: s3.endpoint, aws: aws.endpoint },
+      s3: {
+        endpoint: s3.endpoint,
+        region: LOCAL_REGION,
+        accessKeyId: LOCAL_ACCESS_KEY_ID,
+        secretAccessKey: LOCAL_SECRET_ACCESS_KEY,
+        snapshotBucket: LOCAL_RESOURCES.snapshotBucket,
+        restoreBucket: LOCAL_RESOURCES.restoreBucket,
+      },
       stepFunctions: {
         describeExecution: (arn) => aws.describeExecution(arn),
         listExecutions: () => aws.listExecutions(),

@@ -16,16 +16,18 @@ const BODY = randomBytes(64 * 1024 + 7);
 let dataDir: string;
 let s3: LocalS3;
 
-function client(secretAccessKey = 'S3RVER'): S3Client {
-  return new S3Client({
+/** Default checksum settings, as on AWS: the front decodes aws-chunked bodies (s3-chunked.test.ts). */
+function clientConfig(secretAccessKey = 'S3RVER') {
+  return {
     endpoint: s3.endpoint,
     region: 'us-east-1',
     forcePathStyle: true,
     credentials: { accessKeyId: 'S3RVER', secretAccessKey },
-    // s3rver would store aws-chunked framing as object bytes (see PLATFORM.md).
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  };
+}
+
+function client(secretAccessKey = 'S3RVER'): S3Client {
+  return new S3Client(clientConfig(secretAccessKey));
 }
 
 beforeAll(async () => {
@@ -115,6 +117,24 @@ describe('SDK requests (Authorization header)', () => {
       partSize: 5 * 1024 * 1024,
     }).done();
     const got = await client().send(new GetObjectCommand({ Bucket: BUCKET, Key: 'multipart.bin' }));
+    expect(Buffer.from((await got.Body?.transformToByteArray()) ?? []).equals(body)).toBe(true);
+  });
+
+  it('takes a presigned PUT, verifying the checksum signed into the URL', async () => {
+    const body = randomBytes(20_000);
+    const put = (url: string) => fetch(url, { method: 'PUT', body });
+    // At default settings the SDK signs the CRC32 of the empty body it saw into the URL (x-amz-checksum-crc32=AAAAAA==):
+    // S3 checks the upload against it.
+    const checked = await getSignedUrl(client(), new PutObjectCommand({ Bucket: BUCKET, Key: 'presigned-put.bin' }));
+    expect(checked).toContain('x-amz-checksum-crc32=AAAAAA%3D%3D');
+    const refused = await put(checked);
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain('<Code>BadDigest</Code>');
+
+    const plain = new S3Client({ ...clientConfig(), requestChecksumCalculation: 'WHEN_REQUIRED' });
+    const url = await getSignedUrl(plain, new PutObjectCommand({ Bucket: BUCKET, Key: 'presigned-put.bin' }));
+    expect((await put(url)).status).toBe(200);
+    const got = await client().send(new GetObjectCommand({ Bucket: BUCKET, Key: 'presigned-put.bin' }));
     expect(Buffer.from((await got.Body?.transformToByteArray()) ?? []).equals(body)).toBe(true);
   });
 

@@ -196,8 +196,15 @@ describe('a snapshot built in ranges', () => {
     ]);
 
     // Status events carry progress; the work area and the multipart upload are gone.
-    const finished = (await events(created.id)).find((e) => e.detail.job.statusName === 'FINISHED');
+    const all = await events(created.id);
+    const finished = all.find((e) => e.detail.job.statusName === 'FINISHED');
     expect(finished?.detail.job.progress).toEqual(job.progress);
+    // While building: a progress event each time another tenth of the bytes is built (several ranges: several).
+    const progress = all.filter((e) => e['detail-type'] === 'Restore Job Progress').map((e) => e.detail.job.progress);
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress.length).toBeLessThanOrEqual(10);
+    for (const p of progress) expect(p.bytesTotal).toBe(job.progress.bytesTotal);
+    expect(progress.at(-1)?.bytesDone).toBe(job.progress.bytesTotal);
     expect(await workLeft(created.id)).toEqual({ objects: 0, uploads: 0 });
   }, 180_000);
 
@@ -229,7 +236,7 @@ describe('a snapshot built in ranges', () => {
       expect(broken?.detail.reason).toContain(name);
       expect(broken?.detail.reason).toMatch(/SHA-256/);
       // Range builds still running when the job broke remove their own outputs when they end.
-      const deadline = Date.now() + 30_000;
+      const deadline = Date.now() + 60_000;
       while (Date.now() < deadline && (await workLeft(created.id)).objects > 0) {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }

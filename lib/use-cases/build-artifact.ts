@@ -93,7 +93,11 @@ export interface PrepareOutput {
 
 /** Default oplog bytes per count invocation: parsing BSON headers runs at several hundred MB/s. */
 const COUNT_BATCH_BYTES = 8 * 1024 * 1024 * 1024;
-const MAX_COUNT_BATCHES = 1000;
+/**
+ * Count batches, range builds and verify chains share one execution's 25,000 history events (~7 per Map
+ * iteration): at most 200 batches + 1,000 ranges + 500 split files (each larger than a range) stay near 15,000.
+ */
+const MAX_COUNT_BATCHES = 200;
 
 export async function prepareArtifact(
   deps: BuildDeps,
@@ -466,7 +470,12 @@ export async function completeArtifact(
     const sizes = await deps.work.rangeSizes(job.id, plan.ranges.length);
     const parts = planParts(sizes);
     const total = sizes.reduce((sum, size) => sum + size, 0);
-    const uploadId = input.cursor?.uploadId ?? (await deps.work.startUpload(plan.key));
+    let uploadId = input.cursor?.uploadId;
+    if (uploadId === undefined) {
+      // A re-driven build (the previous execution was lost mid-assembly) leaves an upload behind: abort it.
+      await deps.work.abortUploads(plan.key);
+      uploadId = await deps.work.startUpload(plan.key);
+    }
     const first = input.cursor?.next ?? 0;
     let next = first;
     while (next < parts.length) {

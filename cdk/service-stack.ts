@@ -27,20 +27,21 @@ import { type ApiHandlerName, routes } from '../functions/routes.js';
 import { MANIFEST_PREFIX, MANIFEST_SUFFIX } from '../lib/domain/manifest.js';
 import { ENV } from '../lib/env.js';
 import { PROJECT_ROOT, RestoreFunction, type RestoreFunctionName } from './constructs/restore-function.js';
+import { RESTORE_BUCKET_PREFIXES } from './stateful-stack.js';
 
-/** Path of the one state machine definition (shared with the local stack). */
 /** Logical id of CDK's singleton Custom::S3BucketNotifications handler (aws-s3 notifications-resource-handler). */
 const BUCKET_NOTIFICATIONS_HANDLER_ID = 'BucketNotificationsHandler050a0587b7544547bf325f094a3db834';
 
+/** Path of the one state machine definition (shared with the local stack). */
 export const STATE_MACHINE_DEFINITION = join(PROJECT_ROOT, 'lib', 'state-machine', 'restore-job.asl.json');
 
 /** Props for {@link ServiceStack}: the stateful resources it runs against, plus tuning knobs. */
 export interface ServiceStackProps extends StackProps {
   /** The single table. */
   readonly table: ITable;
-  /** Bucket holding snapshot files (read by build-restore-artifact). */
+  /** Bucket holding snapshot files (read by the fan-out build: artifact-step and build-artifact-range). */
   readonly snapshotBucket: IBucket;
-  /** Bucket holding built restore artifacts. */
+  /** Bucket holding built restore artifacts (`restores/`) and the builds' work areas (`work/`). */
   readonly restoreBucket: IBucket;
   /** Bus receiving restore job lifecycle events. */
   readonly eventBus: IEventBus;
@@ -59,7 +60,7 @@ export interface ServiceStackProps extends StackProps {
 }
 
 /**
- * The stateless service: nine functions, the restore job state machine and the HTTP API whose routes come from
+ * The stateless service: eleven functions, the restore job state machine and the HTTP API whose routes come from
  * functions/routes.ts. Everything it stores lives in the stateful stack passed in as props.
  */
 export class ServiceStack extends Stack {
@@ -115,25 +116,67 @@ export class ServiceStack extends Stack {
       .bindSecret(secret);
 
     // State machine tasks.
+    const { artifacts: artifactsPrefix, work: workPrefix } = RESTORE_BUCKET_PREFIXES;
     const restoreJobStep = new RestoreFunction(this, 'RestoreJobStep', { name: 'restore-job-step', logRetention })
       .bindTable(table, 'readWrite', { writableKeyPrefixes: ['JOB#'] })
       .bindEventBus(eventBus)
-      // `expire` deletes the artifact; the step never reads or writes objects.
-      .bindBucket(ENV.restoreBucket, restoreBucket, 'delete')
+      // `expire` deletes the artifact; `fail` aborts the artifact's multipart upload and deletes the job's work
+      // area (both found by listing). The step never reads or writes object contents.
+      .bindBucket(ENV.restoreBucket, restoreBucket, [
+        { access: 'cleanUp', keyPrefix: artifactsPrefix },
+        { access: 'cleanUp', keyPrefix: workPrefix },
+      ])
       .bindSecret(secret);
-    const buildRestoreArtifact = new RestoreFunction(this, 'BuildRestoreArtifact', {
-      name: 'build-restore-artifact',
+
+    // The fan-out build (lib/use-cases/build-artifact.ts). artifact-step runs the control steps (prepare, count,
+    // plan, verify, complete, hash): it reads the catalog and snapshot files, keeps the build's state in its work
+    // area, assembles the artifact's multipart upload from the range outputs and hashes the result.
+    const artifactStep = new RestoreFunction(this, 'ArtifactStep', {
+      name: 'artifact-step',
       logRetention,
-      // Tar + gzip is CPU bound: 1769 MB is where Lambda allots one full vCPU.
+      // Its heavy steps hash (SHA-256 of split files, SHA-1 of the artifact), which is single-threaded: 1769 MB is
+      // where Lambda allots one full vCPU.
       memorySize: 1769,
-      // The state machine's BuildArtifact task has TimeoutSeconds 900; the function may use all of it.
+      // The state machine gives its tasks TimeoutSeconds 900; chained steps hand on after ~10 minutes.
       timeout: Duration.minutes(15),
     })
-      .bindTable(table, 'read')
+      // Build progress on the job (UpdateItem on JOB# items); catalog items are only read.
+      .bindTable(table, 'readUpdate', { writableKeyPrefixes: ['JOB#'] })
       .bindBucket(ENV.snapshotBucket, snapshotBucket, 'read')
-      .bindBucket(ENV.restoreBucket, restoreBucket, 'write');
+      .bindBucket(ENV.restoreBucket, restoreBucket, [
+        // work/<jobId>/: plan, layout and oplog counts written, read back, listed and deleted; the range outputs
+        // are also UploadPartCopy's sources, which takes GetObject on them.
+        { access: 'readWriteDelete', keyPrefix: workPrefix },
+        // restores/…: the artifact's multipart upload (parts copied or uploaded, listed, completed), then
+        // HeadObject and ranged reads of it for its SHA-1.
+        { access: 'assemble', keyPrefix: artifactsPrefix },
+      ]);
 
-    this.stateMachine = this.createStateMachine(restoreJobStep, buildRestoreArtifact, logRetention);
+    // One Map iteration per range: ranged reads of the snapshot files, tar, gzip on every vCPU, into the range's
+    // own object under work/<jobId>/ranges/.
+    const buildArtifactRange = new RestoreFunction(this, 'BuildArtifactRange', {
+      name: 'build-artifact-range',
+      logRetention,
+      // Lambda's maximum: 10,240 MB comes with 6 vCPUs, and gzip is CPU bound.
+      memorySize: 10_240,
+      timeout: Duration.minutes(15),
+      environment: {
+        // zlib's async gzip runs on libuv's threadpool, 4 threads by default, which would leave 2 of the 6 vCPUs
+        // idle (PLATFORM.md: 6 cores, default pool 5.7 s, 8 threads 4.5 s). The pool starts before any handler
+        // code runs, so only the function's environment can size it: vCPUs + 2.
+        UV_THREADPOOL_SIZE: '8',
+      },
+    })
+      // Counts its range into the job's progress (UpdateItem on JOB# items).
+      .bindTable(table, 'readUpdate', { writableKeyPrefixes: ['JOB#'] })
+      .bindBucket(ENV.snapshotBucket, snapshotBucket, 'read')
+      // Reads plan.json and layout.ndjson, writes its output (lib-storage: multipart, aborted on failure). No
+      // DeleteObject: work areas are cleaned by artifact-step, restore-job-step and the work/ expiry rule. (An
+      // output written after its job broke is not removed by its own worker: buildRange's DeleteObjects answers
+      // AccessDenied for the key, which it does not check, and the expiry rule takes the object.)
+      .bindBucket(ENV.restoreBucket, restoreBucket, 'readWrite', { keyPrefix: workPrefix });
+
+    this.stateMachine = this.createStateMachine({ restoreJobStep, artifactStep, buildArtifactRange }, logRetention);
     this.stateMachineAlarms = this.createStateMachineAlarms(this.stateMachine);
 
     // create-restore-job starts executions; it is not referenced by the definition, so no dependency cycle.
@@ -160,7 +203,8 @@ export class ServiceStack extends Stack {
       'create-restore-job': createRestoreJob,
       'download-restore-artifact': downloadRestoreArtifact,
       'restore-job-step': restoreJobStep,
-      'build-restore-artifact': buildRestoreArtifact,
+      'artifact-step': artifactStep,
+      'build-artifact-range': buildArtifactRange,
       'list-snapshots': listSnapshots,
       'get-snapshot': getSnapshot,
       'ingest-manifest': ingestManifest,
@@ -220,14 +264,18 @@ export class ServiceStack extends Stack {
   }
 
   private createStateMachine(
-    restoreJobStep: RestoreFunction,
-    buildRestoreArtifact: RestoreFunction,
+    tasks: {
+      readonly restoreJobStep: RestoreFunction;
+      readonly artifactStep: RestoreFunction;
+      readonly buildArtifactRange: RestoreFunction;
+    },
     logRetention: RetentionDays,
   ): StateMachine {
     const definition = readFileSync(STATE_MACHINE_DEFINITION, 'utf8');
     const definitionSubstitutions: Record<string, string> = {
-      RestoreJobStepFunctionArn: restoreJobStep.function.functionArn,
-      BuildRestoreArtifactFunctionArn: buildRestoreArtifact.function.functionArn,
+      RestoreJobStepFunctionArn: tasks.restoreJobStep.function.functionArn,
+      ArtifactStepFunctionArn: tasks.artifactStep.function.functionArn,
+      BuildArtifactRangeFunctionArn: tasks.buildArtifactRange.function.functionArn,
     };
     // Step Functions accepts a definition with an unreplaced `${…}` and only fails the task at run time.
     const placeholders = new Set([...definition.matchAll(/\$\{([^}]+)\}/g)].map((match) => match[1]));
@@ -251,12 +299,16 @@ export class ServiceStack extends Stack {
       comment: 'Drives one restore job (see lib/state-machine/restore-job.asl.json)',
     });
     // Neither DefinitionBody method grants anything (PLATFORM.md). The definition calls the unqualified ARNs,
-    // so invoking exactly these two functions (no `:*` versions/aliases) is enough.
+    // so invoking exactly these three functions (no `:*` versions/aliases) is enough.
     stateMachine.addToRolePolicy(
       new PolicyStatement({
         effect: Effect.ALLOW,
         actions: ['lambda:InvokeFunction'],
-        resources: [restoreJobStep.function.functionArn, buildRestoreArtifact.function.functionArn],
+        resources: [
+          tasks.restoreJobStep.function.functionArn,
+          tasks.artifactStep.function.functionArn,
+          tasks.buildArtifactRange.function.functionArn,
+        ],
       }),
     );
     // Both are added by the StateMachine construct itself (logs and tracingEnabled) and are unscoped by AWS design.

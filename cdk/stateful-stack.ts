@@ -8,6 +8,15 @@ import type { Construct } from 'constructs';
 import { TABLE } from '../lib/adapters/dynamodb/table.js';
 import { MAX_EXPIRATION_HOURS } from '../lib/domain/job.js';
 
+/**
+ * The two areas of the restore bucket: built artifacts (lib/use-cases/build-artifact.ts `artifactKey`) and each
+ * build's work area, `work/<jobId>/` (plan, layout, oplog counts, range outputs; lib/adapters/s3/artifact-work.ts).
+ */
+export const RESTORE_BUCKET_PREFIXES = { artifacts: 'restores/', work: 'work/' } as const;
+
+/** How long a build's work area may outlive its build (see the restore bucket's lifecycle rules). */
+export const BUILD_WORK_RETENTION = Duration.days(7);
+
 /** Props for {@link StatefulStack}. */
 export interface StatefulStackProps extends StackProps {
   /**
@@ -32,9 +41,12 @@ export interface StatefulStackProps extends StackProps {
 export class StatefulStack extends Stack {
   /** The single table (key schema from lib/adapters/dynamodb/table.ts). */
   public readonly table: Table;
-  /** Where snapshot files live; build-restore-artifact reads them. */
+  /** Where snapshot files live; the fan-out build (artifact-step, build-artifact-range) reads them. */
   public readonly snapshotBucket: Bucket;
-  /** Where built restore artifacts (tar.gz) live until their download link expires. */
+  /**
+   * Where built restore artifacts (tar.gz, under `restores/`) live until their download link expires, and where
+   * builds keep their work area (`work/<jobId>/`) until the artifact is assembled or the job broke.
+   */
   public readonly restoreBucket: Bucket;
   /** Receives the restore job lifecycle events (RESTORE_JOB_* state changes). */
   public readonly eventBus: EventBus;
@@ -109,7 +121,12 @@ export class StatefulStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [
         { id: 'expire-restore-artifacts', expiration: restoreArtifactRetention },
-        // build-restore-artifact streams multipart uploads; a crashed build must not leave parts billed forever.
+        // artifact-step deletes a build's work area once the artifact is assembled, restore-job-step when the job
+        // breaks; this is the backstop for builds that never got to either (an aborted execution, a range output
+        // written after its job broke). A week outlasts any build.
+        { id: 'expire-build-work', prefix: RESTORE_BUCKET_PREFIXES.work, expiration: BUILD_WORK_RETENTION },
+        // Range outputs (lib-storage) and the artifact are multipart uploads; a crashed range build or an aborted
+        // assembly must not leave parts billed forever.
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
     });

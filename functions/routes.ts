@@ -19,7 +19,7 @@ export type ApiHandlerName =
   | 'get-snapshot';
 
 /** Task functions invoked by the state machine (not routed). */
-export type TaskHandlerName = 'restore-job-step' | 'build-restore-artifact';
+export type TaskHandlerName = 'restore-job-step' | 'artifact-step' | 'build-artifact-range';
 
 /** Functions invoked by other AWS services (S3 event notifications, a schedule; not routed). */
 export type EventHandlerName = 'ingest-manifest' | 'redrive-unfinished-jobs';

@@ -24,16 +24,66 @@ export type RestoreFunctionName = ApiHandlerName | TaskHandlerName | EventHandle
 
 /**
  * Table access: `read` is GetItem/BatchGetItem/Query/ConditionCheckItem and never writes (except Digest nonce items
- * when {@link BindTableOptions.recordDigestNonces} asks for it); `readWrite` adds single-item and batch writes.
+ * when {@link BindTableOptions.recordDigestNonces} asks for it); `readUpdate` adds UpdateItem only (conditional
+ * updates of existing items, such as a job's build progress); `readWrite` adds single-item and batch writes.
  */
-export type TableAccess = 'read' | 'readWrite';
+export type TableAccess = 'read' | 'readUpdate' | 'readWrite';
 
 /**
- * Bucket access. `read` is GetObject plus ListBucket (without ListBucket a missing key answers 403 instead of 404,
- * which handlers could not tell apart from a permissions problem); `write` is PutObject (which also covers the
- * multipart upload calls) plus AbortMultipartUpload; `delete` is DeleteObject.
+ * Bucket access: the object actions of a mode are granted on the objects under the grant's key prefix, its
+ * bucket-level actions on the bucket.
+ *
+ * - `read`: GetObject (also HeadObject and ranged GETs), plus ListBucket: without it a missing key answers 403
+ *   instead of 404, which handlers could not tell apart from a permissions problem.
+ * - `write`: PutObject (which also covers CreateMultipartUpload, UploadPart and CompleteMultipartUpload) plus
+ *   AbortMultipartUpload (lib-storage aborts a failed upload).
+ * - `delete`: DeleteObject (also each key of DeleteObjects).
+ * - `readWrite`, `readDelete`, `readWriteDelete`: the union of those modes (a scratch area a function writes,
+ *   reads back, lists and deletes).
+ * - `assemble`: building an object server-side from parts and reading it back: PutObject (CreateMultipartUpload,
+ *   UploadPart, UploadPartCopy's destination, CompleteMultipartUpload), ListMultipartUploadParts (ListParts) and
+ *   GetObject (HeadObject and ranged reads of the result), plus ListBucket as for `read`. No abort and no delete.
+ *   UploadPartCopy also needs GetObject on its source objects: grant that with a second, reading grant.
+ * - `cleanUp`: removing what others left: AbortMultipartUpload and DeleteObject, plus ListBucketMultipartUploads
+ *   and ListBucket to find them. It reads and writes no object, so (unless the same binding also reads) its
+ *   ListBucket is limited by `s3:prefix` to the listing of its grants' key prefixes.
  */
-export type BucketAccess = 'read' | 'write' | 'readWrite' | 'delete' | 'readDelete';
+export type BucketAccess =
+  | 'read'
+  | 'write'
+  | 'readWrite'
+  | 'delete'
+  | 'readDelete'
+  | 'readWriteDelete'
+  | 'assemble'
+  | 'cleanUp';
+
+const GET = 's3:GetObject';
+const PUT = 's3:PutObject';
+const ABORT = 's3:AbortMultipartUpload';
+const DELETE = 's3:DeleteObject';
+
+/** The object actions of each {@link BucketAccess} mode. */
+const BUCKET_OBJECT_ACTIONS: Readonly<Record<BucketAccess, readonly string[]>> = {
+  read: [GET],
+  write: [PUT, ABORT],
+  readWrite: [GET, PUT, ABORT],
+  delete: [DELETE],
+  readDelete: [GET, DELETE],
+  readWriteDelete: [GET, PUT, ABORT, DELETE],
+  assemble: [GET, PUT, 's3:ListMultipartUploadParts'],
+  cleanUp: [ABORT, DELETE],
+};
+
+/** One grant of {@link RestoreFunction.bindBucket}: an access mode on the objects under a key prefix. */
+export interface BucketGrant {
+  readonly access: BucketAccess;
+  /**
+   * Limits the grant's object actions to keys starting with this prefix (e.g. `work/`).
+   * @default - every object of the bucket
+   */
+  readonly keyPrefix?: string;
+}
 
 /** Options of {@link RestoreFunction.bindTable}. */
 export interface BindTableOptions {
@@ -44,8 +94,9 @@ export interface BindTableOptions {
    */
   readonly recordDigestNonces?: boolean;
   /**
-   * With `readWrite`: the partition-key prefixes of the items the function may write (e.g. `JOB#`), enforced
-   * with `dynamodb:LeadingKeys`, so that no function but the key registry can write `APIKEY#` items.
+   * With `readUpdate` or `readWrite`: the partition-key prefixes of the items the function may write (e.g.
+   * `JOB#`), enforced with `dynamodb:LeadingKeys`, so that no function but the key registry can write `APIKEY#`
+   * items.
    * @default - every item
    */
   readonly writableKeyPrefixes?: readonly string[];
@@ -54,7 +105,8 @@ export interface BindTableOptions {
 /** Options of {@link RestoreFunction.bindBucket}. */
 export interface BindBucketOptions {
   /**
-   * Limits the object actions to keys starting with this prefix (e.g. `manifests/`).
+   * With a single access mode: limits the object actions to keys starting with this prefix (e.g. `manifests/`).
+   * A list of {@link BucketGrant}s carries a prefix per grant instead.
    * @default - every object of the bucket
    */
   readonly keyPrefix?: string;
@@ -227,11 +279,12 @@ export class RestoreFunction extends Construct {
       }),
     );
     // Writes are single items (no DeleteItem: nothing is ever deleted), limited by partition-key prefix.
+    const writes = access !== 'read';
     const prefixes = [
-      ...(access === 'readWrite' ? (options.writableKeyPrefixes ?? []) : []),
+      ...(writes ? (options.writableKeyPrefixes ?? []) : []),
       ...(options.recordDigestNonces ? [DIGEST_NONCE_KEY_PREFIX] : []),
     ];
-    const unrestricted = access === 'readWrite' && options.writableKeyPrefixes === undefined;
+    const unrestricted = writes && options.writableKeyPrefixes === undefined;
     if (unrestricted || prefixes.length > 0) {
       this.role.addToPrincipalPolicy(
         new PolicyStatement({
@@ -253,38 +306,79 @@ export class RestoreFunction extends Construct {
   }
 
   /**
-   * Binds a bucket: sets `envName` to the bucket name and grants object access (see {@link BucketAccess}).
+   * Binds a bucket: sets `envName` to the bucket name and grants object access (see {@link BucketAccess}): one
+   * mode (limited to `options.keyPrefix`), or a list of grants, each a mode on its own key prefix, for a function
+   * that does different things in different areas of one bucket.
    */
   public bindBucket(
     envName: BucketEnvName,
     bucket: IBucket,
-    access: BucketAccess,
+    access: BucketAccess | readonly BucketGrant[],
     options: BindBucketOptions = {},
   ): this {
+    let grants: readonly BucketGrant[];
+    if (typeof access === 'string') {
+      grants = [{ access, ...(options.keyPrefix !== undefined && { keyPrefix: options.keyPrefix }) }];
+    } else {
+      if (access.length === 0) throw new Error(`RestoreFunction ${this.name}: bindBucket ${envName} without grants`);
+      if (options.keyPrefix !== undefined) {
+        throw new Error(`RestoreFunction ${this.name}: bindBucket ${envName}: give each grant its own keyPrefix`);
+      }
+      grants = access;
+    }
     this.setEnv(envName, bucket.bucketName);
-    const objects = bucket.arnForObjects(`${options.keyPrefix ?? ''}*`);
-    const read = access === 'read' || access === 'readWrite' || access === 'readDelete';
-    const write = access === 'write' || access === 'readWrite';
-    const remove = access === 'delete' || access === 'readDelete';
-    const objectActions = [
-      ...(read ? ['s3:GetObject'] : []),
-      ...(write ? ['s3:PutObject', 's3:AbortMultipartUpload'] : []),
-      ...(remove ? ['s3:DeleteObject'] : []),
-    ];
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({ effect: Effect.ALLOW, actions: objectActions, resources: [objects] }),
-    );
-    if (read) {
+
+    const acknowledged = new Set<string>();
+    for (const grant of grants) {
+      const objects = bucket.arnForObjects(`${grant.keyPrefix ?? ''}*`);
       this.role.addToPrincipalPolicy(
-        new PolicyStatement({ effect: Effect.ALLOW, actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+        new PolicyStatement({
+          effect: Effect.ALLOW,
+          actions: [...BUCKET_OBJECT_ACTIONS[grant.access]],
+          resources: [objects],
+        }),
+      );
+      const key = grant.keyPrefix ?? '';
+      if (acknowledged.has(key)) continue;
+      acknowledged.add(key);
+      const modes = grants.filter((g) => (g.keyPrefix ?? '') === key).map((g) => g.access);
+      acknowledgeWildcardResource(
+        this.role,
+        objects,
+        'Objects are keyed by snapshot or job id, known only at run time; the grant is limited to the object ' +
+          `actions of the ${modes.join(' and ')} mode${modes.length > 1 ? 's' : ''} under ` +
+          `${key === '' ? 'any key' : `the ${key} prefix`} of this one bucket.`,
       );
     }
-    acknowledgeWildcardResource(
-      this.role,
-      objects,
-      'Objects are keyed by snapshot or job id, known only at run time; the grant is limited to the object actions ' +
-        `of the ${access} mode on this one bucket.`,
-    );
+
+    // Bucket-level actions. A mode that reads objects lists the whole bucket (404 for a missing key); cleaning
+    // up only lists the areas it cleans.
+    const reads = grants.some((grant) => BUCKET_OBJECT_ACTIONS[grant.access].includes(GET));
+    const cleanUps = grants.filter((grant) => grant.access === 'cleanUp');
+    if (reads || cleanUps.length > 0) {
+      const listedPrefixes = cleanUps.map((grant) => grant.keyPrefix ?? '');
+      const limited = !reads && !listedPrefixes.includes('');
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          effect: Effect.ALLOW,
+          actions: ['s3:ListBucket'],
+          resources: [bucket.bucketArn],
+          ...(limited && {
+            conditions: { StringLike: { 's3:prefix': listedPrefixes.map((prefix) => `${prefix}*`) } },
+          }),
+        }),
+      );
+    }
+    if (cleanUps.length > 0) {
+      // ListMultipartUploads (to find the upload to abort) has no prefix condition key: the bucket it is.
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          effect: Effect.ALLOW,
+          actions: ['s3:ListBucketMultipartUploads'],
+          resources: [bucket.bucketArn],
+        }),
+      );
+    }
     return this;
   }
 

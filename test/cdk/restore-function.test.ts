@@ -1,9 +1,11 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
 import { RestoreFunction } from '../../cdk/constructs/restore-function.js';
 import { addRestoreJobsStacks, stageFromContext } from '../../cdk/restore-jobs.js';
+import { ENV } from '../../lib/env.js';
 
 const fastApp = (context: Record<string, unknown> = {}) =>
   new App({ builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [], ...context } });
@@ -11,7 +13,22 @@ const fastApp = (context: Record<string, unknown> = {}) =>
 function setup() {
   const stack = new Stack(fastApp(), 'Test');
   const table = new Table(stack, 'Table', { partitionKey: { name: 'pk', type: AttributeType.STRING } });
-  return { stack, table };
+  const bucket = new Bucket(stack, 'Bucket');
+  return { stack, table, bucket };
+}
+
+interface Statement {
+  readonly Action: string | string[];
+  readonly Resource: unknown;
+  readonly Condition?: unknown;
+}
+
+/** The statements of the function's role policy, minus the logging and X-Ray ones every function has. */
+function boundStatements(stack: Stack): Statement[] {
+  const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy');
+  return Object.values(policies)
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[])
+    .filter((statement) => ![statement.Action].flat().some((action) => /^(logs|xray):/.test(action)));
 }
 
 describe('RestoreFunction', () => {
@@ -47,6 +64,100 @@ describe('RestoreFunction', () => {
     const { stack, table } = setup();
     const fn = new RestoreFunction(stack, 'Fn', { name: 'get-restore-job' }).bindTable(table, 'read');
     expect(() => fn.bindTable(table, 'readWrite')).toThrow(/TABLE_NAME is already bound/);
+  });
+});
+
+describe('RestoreFunction.bindBucket', () => {
+  it('grants each mode of a grant list on its own key prefix', () => {
+    const { stack, bucket } = setup();
+    new RestoreFunction(stack, 'Fn', { name: 'artifact-step' }).bindBucket(ENV.restoreBucket, bucket, [
+      { access: 'readWriteDelete', keyPrefix: 'work/' },
+      { access: 'assemble', keyPrefix: 'restores/' },
+    ]);
+    const arn = stack.resolve(bucket.bucketArn);
+    expect(boundStatements(stack)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
+        Resource: { 'Fn::Join': ['', [arn, '/work/*']] },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:PutObject', 's3:ListMultipartUploadParts'],
+        Resource: { 'Fn::Join': ['', [arn, '/restores/*']] },
+      },
+      // A reading mode lists the whole bucket: a missing key must answer 404, not 403.
+      { Effect: 'Allow', Action: 's3:ListBucket', Resource: arn },
+    ]);
+  });
+
+  it('lets cleanUp list only its prefixes, and its multipart uploads, reading nothing', () => {
+    const { stack, bucket } = setup();
+    new RestoreFunction(stack, 'Fn', { name: 'restore-job-step' }).bindBucket(ENV.restoreBucket, bucket, [
+      { access: 'cleanUp', keyPrefix: 'restores/' },
+      { access: 'cleanUp', keyPrefix: 'work/' },
+    ]);
+    const arn = stack.resolve(bucket.bucketArn);
+    expect(boundStatements(stack)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['s3:AbortMultipartUpload', 's3:DeleteObject'],
+        Resource: { 'Fn::Join': ['', [arn, '/restores/*']] },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['s3:AbortMultipartUpload', 's3:DeleteObject'],
+        Resource: { 'Fn::Join': ['', [arn, '/work/*']] },
+      },
+      {
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: arn,
+        Condition: { StringLike: { 's3:prefix': ['restores/*', 'work/*'] } },
+      },
+      { Effect: 'Allow', Action: 's3:ListBucketMultipartUploads', Resource: arn },
+    ]);
+  });
+
+  it('sets the bucket variable once, whatever the number of grants', () => {
+    const { stack, bucket } = setup();
+    const fn = new RestoreFunction(stack, 'Fn', { name: 'restore-job-step' }).bindBucket(ENV.restoreBucket, bucket, [
+      { access: 'cleanUp', keyPrefix: 'restores/' },
+      { access: 'delete', keyPrefix: 'work/' },
+    ]);
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { RESTORE_BUCKET: stack.resolve(bucket.bucketName) } },
+    });
+    expect(() => fn.bindBucket(ENV.restoreBucket, bucket, 'read')).toThrow(/RESTORE_BUCKET is already bound/);
+  });
+
+  it('refuses an empty grant list and a keyPrefix next to a grant list', () => {
+    const { stack, bucket } = setup();
+    const fn = new RestoreFunction(stack, 'Fn', { name: 'restore-job-step' });
+    expect(() => fn.bindBucket(ENV.restoreBucket, bucket, [])).toThrow(/without grants/);
+    expect(() => fn.bindBucket(ENV.restoreBucket, bucket, [{ access: 'read' }], { keyPrefix: 'work/' })).toThrow(
+      /its own keyPrefix/,
+    );
+  });
+});
+
+describe('RestoreFunction.bindTable', () => {
+  it('readUpdate grants UpdateItem only, on the given partition-key prefixes', () => {
+    const { stack, table } = setup();
+    new RestoreFunction(stack, 'Fn', { name: 'build-artifact-range' }).bindTable(table, 'readUpdate', {
+      writableKeyPrefixes: ['JOB#'],
+    });
+    const writes = boundStatements(stack).filter((s) =>
+      [s.Action].flat().some((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a)),
+    );
+    expect(writes).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:UpdateItem',
+        Resource: stack.resolve(table.tableArn),
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*'] } },
+      },
+    ]);
   });
 });
 

@@ -4,8 +4,10 @@ import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import type { RestoreFunctionName } from '../../cdk/constructs/restore-function.js';
 import { addRestoreJobsStacks } from '../../cdk/restore-jobs.js';
+import { RESTORE_BUCKET_PREFIXES } from '../../cdk/stateful-stack.js';
 import { routes } from '../../functions/routes.js';
 import { TABLE } from '../../lib/adapters/dynamodb/table.js';
+import { artifactKey } from '../../lib/use-cases/build-artifact.js';
 
 // Fast App (PLATFORM.md): no WebAssembly CloudFormation validation, no esbuild bundling. test/cdk/nag.test.ts is
 // the one test that synthesizes with both on.
@@ -42,7 +44,8 @@ const functionNames: readonly RestoreFunctionName[] = [
   'create-restore-job',
   'download-restore-artifact',
   'restore-job-step',
-  'build-restore-artifact',
+  'artifact-step',
+  'build-artifact-range',
   'list-snapshots',
   'get-snapshot',
   'ingest-manifest',
@@ -66,7 +69,10 @@ const tableRef = { Ref: statefulId(stateful.table) };
 const tableArn = importOf(getAtt(statefulId(stateful.table)));
 const snapshotBucketArn = importOf(getAtt(statefulId(stateful.snapshotBucket)));
 const restoreBucketArn = importOf(getAtt(statefulId(stateful.restoreBucket)));
-const objectsOf = (bucketArn: unknown) => ({ 'Fn::Join': ['', [bucketArn, '/*']] });
+const objectsOf = (bucketArn: unknown, keyPrefix = '') => ({ 'Fn::Join': ['', [bucketArn, `/${keyPrefix}*`]] });
+/** The restore bucket's two areas: built artifacts and the builds' work areas. */
+const artifactObjects = objectsOf(restoreBucketArn, 'restores/');
+const workObjects = objectsOf(restoreBucketArn, 'work/');
 
 /** Every statement of every policy attached to the role with this logical id. */
 function statementsOfRole(roleId: string): Statement[] {
@@ -82,6 +88,24 @@ const actionsOf = (statements: readonly Statement[]) => statements.flatMap((s) =
 /** Allowed statements that grant `action` (exactly, no wildcards are used anywhere; see the test below). */
 const grantsOf = (statements: readonly Statement[], action: string) =>
   statements.filter((s) => s.Effect === 'Allow' && [s.Action].flat().includes(action));
+/**
+ * Every S3 action the statements allow, with the resources it is allowed on, in statement order (a resource
+ * whose statement has a condition comes as `{resource, condition}`). Compared whole, so any added action or
+ * resource fails the test.
+ */
+function s3AccessOf(statements: readonly Statement[]): Record<string, unknown[]> {
+  const access: Record<string, unknown[]> = {};
+  for (const statement of statements) {
+    if (statement.Effect !== 'Allow') continue;
+    for (const action of [statement.Action].flat().filter((a) => a.startsWith('s3:'))) {
+      for (const resource of [statement.Resource].flat()) {
+        access[action] ??= [];
+        access[action].push(statement.Condition ? { resource, condition: statement.Condition } : resource);
+      }
+    }
+  }
+  return access;
+}
 
 describe('HTTP API', () => {
   it('has one route per entry of functions/routes.ts, integrated with that entry’s function', () => {
@@ -158,8 +182,16 @@ describe('functions', () => {
       RESTORE_BUCKET: restoreBucket,
       EVENT_BUS_NAME: eventBusName,
     },
-    'build-restore-artifact': {
+    'artifact-step': {
       ...base,
+      TABLE_NAME: tableName,
+      SNAPSHOT_BUCKET: snapshotBucket,
+      RESTORE_BUCKET: restoreBucket,
+    },
+    'build-artifact-range': {
+      ...base,
+      // zlib's async gzip runs on libuv's threadpool, sized before any handler code runs: 6 vCPUs + 2.
+      UV_THREADPOOL_SIZE: '8',
       TABLE_NAME: tableName,
       SNAPSHOT_BUCKET: snapshotBucket,
       RESTORE_BUCKET: restoreBucket,
@@ -194,10 +226,17 @@ describe('functions', () => {
     });
   });
 
-  it('gives build-restore-artifact 15 minutes and at least 1024 MB', () => {
-    const props = resources[functionId('build-restore-artifact')]?.Properties;
-    expect(props?.Timeout).toBe(900);
-    expect(props?.MemorySize).toBeGreaterThanOrEqual(1024);
+  it('gives build-artifact-range Lambda’s maximum memory (6 vCPUs), 15 minutes and 8 libuv threads', () => {
+    const props = propsOf(functionId('build-artifact-range'));
+    expect(props.MemorySize).toBe(10240);
+    expect(props.Timeout).toBe(900);
+    expect((props.Environment as { Variables: Record<string, unknown> }).Variables.UV_THREADPOOL_SIZE).toBe('8');
+  });
+
+  it('gives artifact-step one full vCPU (1769 MB: hashing is single-threaded) and 15 minutes', () => {
+    const props = propsOf(functionId('artifact-step'));
+    expect(props.MemorySize).toBe(1769);
+    expect(props.Timeout).toBe(900);
   });
 
   it('sets no physical names, so two stages fit in one account', () => {
@@ -267,15 +306,30 @@ describe('IAM', () => {
     },
   );
 
-  it('build-restore-artifact never writes the table', () => {
-    const actions = actionsOf(statementsOf('build-restore-artifact'));
-    for (const write of writes) expect(actions).not.toContain(write);
-  });
+  it.each(['artifact-step', 'build-artifact-range'] as const)(
+    '%s writes the table only with UpdateItem on JOB# items (build progress)',
+    (name) => {
+      const statements = statementsOf(name);
+      expect(grantsOf(statements, 'dynamodb:UpdateItem')).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'dynamodb:UpdateItem',
+          Resource: tableArn,
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*'] } },
+        },
+      ]);
+      const actions = actionsOf(statements);
+      for (const write of writes.filter((w) => w !== 'dynamodb:UpdateItem')) expect(actions).not.toContain(write);
+      expect(actions.filter((a) => /^(events|states|secretsmanager):/.test(a))).toEqual([]);
+    },
+  );
 
   it.each([
     ['create-restore-job', ['JOB#*', 'BATCH#*', 'NONCE#*']],
     ['download-restore-artifact', ['JOB#*']],
     ['restore-job-step', ['JOB#*']],
+    ['artifact-step', ['JOB#*']],
+    ['build-artifact-range', ['JOB#*']],
     ['ingest-manifest', ['GROUP#*', 'SNAPSHOT#*', 'OPLOG#*', 'CHECKPOINT#*']],
   ] as const)('%s writes only the items it owns (%j), never API keys, and deletes nothing', (name, prefixes) => {
     const [grant] = grantsOf(statementsOf(name), 'dynamodb:UpdateItem');
@@ -284,17 +338,56 @@ describe('IAM', () => {
     expect(actionsOf(statementsOf(name))).not.toContain('dynamodb:DeleteItem');
   });
 
-  it('build-restore-artifact reads snapshots and writes the restore bucket, nothing more', () => {
-    const statements = statementsOf('build-restore-artifact');
-    expect(grantsOf(statements, 's3:GetObject').map((s) => s.Resource)).toEqual([objectsOf(snapshotBucketArn)]);
-    expect(grantsOf(statements, 's3:PutObject').map((s) => s.Resource)).toEqual([objectsOf(restoreBucketArn)]);
-    expect(grantsOf(statements, 's3:AbortMultipartUpload').map((s) => s.Resource)).toEqual([
-      objectsOf(restoreBucketArn),
-    ]);
+  it('scopes the restore bucket grants to the areas lib/ writes: artifacts under restores/, work under work/', () => {
+    const job = { groupId: 'g', id: 'j', delivery: { fileName: 'f.tar.gz' } } as Parameters<typeof artifactKey>[0];
+    expect(artifactKey(job).startsWith(RESTORE_BUCKET_PREFIXES.artifacts)).toBe(true);
+    expect(RESTORE_BUCKET_PREFIXES).toEqual({ artifacts: 'restores/', work: 'work/' });
+  });
+
+  it('build-artifact-range reads snapshots and its plan, writes only under work/, and deletes nothing', () => {
+    const statements = statementsOf('build-artifact-range');
+    expect(s3AccessOf(statements)).toEqual({
+      's3:GetObject': [objectsOf(snapshotBucketArn), workObjects],
+      's3:ListBucket': [snapshotBucketArn, restoreBucketArn],
+      // lib-storage's multipart upload of the range output, aborted when the build fails.
+      's3:PutObject': [workObjects],
+      's3:AbortMultipartUpload': [workObjects],
+    });
     expect(grantsOf(statements, 's3:DeleteObject')).toEqual([]);
   });
 
-  it('download-restore-artifact can only read restore artifacts; restore-job-step can only delete them', () => {
+  it('artifact-step keeps its work area under work/ and assembles and reads the artifact under restores/', () => {
+    const statements = statementsOf('artifact-step');
+    expect(s3AccessOf(statements)).toEqual({
+      // Snapshot files (lists, oplog slices, SHA-256 chains); work/ objects, which are also UploadPartCopy's
+      // sources; the completed artifact (HeadObject, ranged reads for its SHA-1).
+      's3:GetObject': [objectsOf(snapshotBucketArn), workObjects, artifactObjects],
+      's3:ListBucket': [snapshotBucketArn, restoreBucketArn],
+      // Plan, layout and counts in work/; the artifact's CreateMultipartUpload, UploadPart(Copy), Complete.
+      's3:PutObject': [workObjects, artifactObjects],
+      's3:ListMultipartUploadParts': [artifactObjects],
+      's3:AbortMultipartUpload': [workObjects],
+      // The work area once the artifact is assembled; never an artifact.
+      's3:DeleteObject': [workObjects],
+    });
+  });
+
+  it('restore-job-step aborts and deletes (artifacts, work areas) but never reads or writes an object', () => {
+    const statements = statementsOf('restore-job-step');
+    expect(s3AccessOf(statements)).toEqual({
+      's3:AbortMultipartUpload': [artifactObjects, workObjects],
+      's3:DeleteObject': [artifactObjects, workObjects],
+      // ListObjectsV2 of work/<jobId>/ (and nothing but these two areas); ListMultipartUploads has no such key.
+      's3:ListBucket': [
+        { resource: restoreBucketArn, condition: { StringLike: { 's3:prefix': ['restores/*', 'work/*'] } } },
+      ],
+      's3:ListBucketMultipartUploads': [restoreBucketArn],
+    });
+    expect(grantsOf(statements, 's3:GetObject')).toEqual([]);
+    expect(grantsOf(statements, 's3:PutObject')).toEqual([]);
+  });
+
+  it('download-restore-artifact can only read restore artifacts', () => {
     const download = statementsOf('download-restore-artifact');
     expect(grantsOf(download, 's3:GetObject').map((s) => s.Resource)).toEqual([objectsOf(restoreBucketArn)]);
     expect(
@@ -302,9 +395,6 @@ describe('IAM', () => {
         .filter((a) => a.startsWith('s3:'))
         .sort(),
     ).toEqual(['s3:GetObject', 's3:ListBucket']);
-    const step = statementsOf('restore-job-step');
-    expect(grantsOf(step, 's3:DeleteObject').map((s) => s.Resource)).toEqual([objectsOf(restoreBucketArn)]);
-    expect(actionsOf(step).filter((a) => a.startsWith('s3:'))).toEqual(['s3:DeleteObject']);
   });
 
   it('ingest-manifest reads only manifests/* of the snapshot bucket and writes no object', () => {
@@ -329,12 +419,13 @@ describe('IAM', () => {
     }
   });
 
-  it('lets the state machine role invoke exactly the two task functions', () => {
+  it('lets the state machine role invoke exactly the three task functions', () => {
     const roleId = (propsOf(stateMachineId).RoleArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
     const invokes = grantsOf(statementsOfRole(roleId), 'lambda:InvokeFunction');
     expect(invokes.flatMap((s) => [s.Resource].flat())).toEqual([
       getAtt(functionId('restore-job-step')),
-      getAtt(functionId('build-restore-artifact')),
+      getAtt(functionId('artifact-step')),
+      getAtt(functionId('build-artifact-range')),
     ]);
     expect(actionsOf(statementsOfRole(roleId)).filter((a) => a.startsWith('lambda:'))).toEqual([
       'lambda:InvokeFunction',
@@ -407,18 +498,67 @@ describe('state machine', () => {
     return definition;
   }
 
-  it('has every placeholder substituted, with the right function in each task', () => {
+  interface AslState {
+    readonly Type: string;
+    readonly Resource?: string;
+    readonly TimeoutSeconds?: number;
+    readonly Parameters?: { readonly FunctionName?: string };
+    readonly ItemProcessor?: { readonly States: Record<string, AslState> };
+    readonly Branches?: readonly { readonly States: Record<string, AslState> }[];
+  }
+
+  /** Every Task state of the definition, nested Map and Parallel states included, by state name. */
+  function tasksOf(states: Record<string, AslState>): Record<string, AslState> {
+    const tasks: Record<string, AslState> = {};
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type === 'Task') tasks[name] = state;
+      for (const nested of [state.ItemProcessor, ...(state.Branches ?? [])]) {
+        if (nested !== undefined) Object.assign(tasks, tasksOf(nested.States));
+      }
+    }
+    return tasks;
+  }
+
+  it('has every placeholder substituted, with the right function in each task (nested ones too)', () => {
     const definition = resolvedDefinition();
     expect(definition).not.toContain('${');
-    const states = (JSON.parse(definition) as { States: Record<string, { Parameters?: { FunctionName?: string } }> })
-      .States;
+    const tasks = tasksOf((JSON.parse(definition) as { States: Record<string, AslState> }).States);
     const step = `<<${functionId('restore-job-step')}>>`;
-    const build = `<<${functionId('build-restore-artifact')}>>`;
-    expect(states.StartDelivery?.Parameters?.FunctionName).toBe(step);
-    expect(states.BuildArtifact?.Parameters?.FunctionName).toBe(build);
-    expect(states.FinishDelivery?.Parameters?.FunctionName).toBe(step);
-    expect(states.ExpireDelivery?.Parameters?.FunctionName).toBe(step);
-    expect(states.MarkBroken?.Parameters?.FunctionName).toBe(step);
+    const artifact = `<<${functionId('artifact-step')}>>`;
+    const range = `<<${functionId('build-artifact-range')}>>`;
+    const functionOf = Object.fromEntries(
+      Object.entries(tasks).map(([name, state]) => {
+        expect(state.Resource, name).toBe('arn:aws:states:::lambda:invoke');
+        return [name, state.Parameters?.FunctionName];
+      }),
+    );
+    expect(functionOf).toEqual({
+      StartDelivery: step,
+      PrepareArtifact: artifact,
+      CountBatch: artifact,
+      PlanArtifact: artifact,
+      BuildRange: range,
+      VerifyFile: artifact,
+      CompleteArtifact: artifact,
+      FinishDelivery: step,
+      HashArtifact: artifact,
+      RecordHash: step,
+      ExpireDelivery: step,
+      MarkBroken: step,
+    });
+  });
+
+  it('never lets a task time out while its function may still run', () => {
+    const definition = resolvedDefinition();
+    const tasks = tasksOf((JSON.parse(definition) as { States: Record<string, AslState> }).States);
+    const limited = Object.entries(tasks).filter(([, state]) => state.TimeoutSeconds !== undefined);
+    expect(limited.map(([name]) => name)).toEqual(
+      expect.arrayContaining(['CountBatch', 'PlanArtifact', 'BuildRange', 'VerifyFile', 'CompleteArtifact']),
+    );
+    for (const [name, state] of limited) {
+      const fn = /^<<(.+)>>$/.exec(String(state.Parameters?.FunctionName))?.[1] ?? '';
+      expect(propsOf(fn).Timeout as number, name).toBeLessThanOrEqual(state.TimeoutSeconds ?? 0);
+    }
   });
 
   it('is STANDARD, logs ALL to a log group and is traced', () => {
@@ -496,7 +636,7 @@ describe('stateful stack', () => {
     }
   });
 
-  it('logs bucket access and expires restore artifacts and incomplete uploads', () => {
+  it('logs bucket access and expires restore artifacts, build work areas and incomplete uploads', () => {
     const statefulResources = statefulTemplate.toJSON().Resources;
     for (const bucket of [stateful.snapshotBucket, stateful.restoreBucket]) {
       expect(statefulResources[statefulId(bucket)].Properties.LoggingConfiguration).toMatchObject({
@@ -504,12 +644,21 @@ describe('stateful stack', () => {
       });
     }
     const restore = statefulResources[statefulId(stateful.restoreBucket)];
-    expect(restore.Properties.LifecycleConfiguration.Rules).toEqual(
+    const rules = restore.Properties.LifecycleConfiguration.Rules;
+    expect(rules).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ ExpirationInDays: 370 }),
-        expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+        // The backstop for work areas of builds that never cleaned up: only work/, a week.
+        { Id: 'expire-build-work', Prefix: 'work/', ExpirationInDays: 7, Status: 'Enabled' },
+        // Whole bucket: range outputs (work/) and artifacts (restores/) are both multipart uploads.
+        {
+          Id: 'abort-incomplete-uploads',
+          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          Status: 'Enabled',
+        },
       ]),
     );
+    expect(rules).toHaveLength(3);
   });
 
   it('generates a long HMAC secret and a custom event bus', () => {

@@ -1,0 +1,153 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { PartSlice } from '#lib/artifact/assembly.js';
+import type { RestoreJob } from '#lib/domain/job.js';
+import { completeArtifact, hashArtifact, type StoredPlan } from '#lib/use-cases/build-artifact.js';
+import type { ArtifactWork, JobStore } from '#lib/use-cases/ports.js';
+
+const MiB = 1024 * 1024;
+const JOB: RestoreJob = {
+  id: '0123456789abcdef01234567',
+  groupId: 'a'.repeat(24),
+  requestClusterId: 'b'.repeat(24),
+  clusterId: 'b'.repeat(24),
+  clusterName: 'Cluster0',
+  apiFamily: 'atlas',
+  snapshotId: 'c'.repeat(24),
+  created: '2026-06-01T11:00:00Z',
+  timestamp: { date: '2026-06-01T10:00:00Z', increment: 1 },
+  pointInTime: false,
+  encryptionEnabled: false,
+  statusName: 'IN_PROGRESS',
+  delivery: {
+    methodName: 'HTTP',
+    expirationHours: 2,
+    maxDownloads: 1,
+    statusName: 'IN_PROGRESS',
+    downloadCount: 0,
+    baseUrl: 'https://restore.example.com',
+    fileName: 'f.tar.gz',
+    tokenSalt: '00',
+    tokenHash: '00',
+  },
+};
+
+/** A work area in memory: range output sizes, the parts uploaded, what was aborted and completed. */
+function fakeWork(sizes: number[], artifactBytes = Buffer.alloc(0)) {
+  const state = {
+    parts: new Map<number, { kind: 'copy' | 'merge'; bytes: number }>(),
+    uploads: 0,
+    aborted: 0,
+    completed: [] as { uploadId: string; expected: number }[],
+    deleted: false,
+    reads: 0,
+  };
+  const plan: Partial<StoredPlan> = {
+    key: 'restores/k/f.tar.gz',
+    ranges: sizes.map((_, i) => ({ start: i, end: i + 1, line: 0 })),
+  };
+  const bytes = (slices: readonly PartSlice[]) => slices.reduce((sum, s) => sum + s.to - s.from, 0);
+  const work = {
+    getJson: async (_job: string, name: string) => (name === 'plan.json' && !state.deleted ? plan : undefined),
+    rangeSizes: async () => sizes,
+    abortUploads: async () => {
+      state.aborted++;
+    },
+    startUpload: async () => `upload-${++state.uploads}`,
+    copyPart: async (args: { partNumber: number; slice: PartSlice }) => {
+      state.parts.set(args.partNumber, { kind: 'copy', bytes: bytes([args.slice]) });
+    },
+    mergePart: async (args: { partNumber: number; slices: readonly PartSlice[] }) => {
+      state.parts.set(args.partNumber, { kind: 'merge', bytes: bytes(args.slices) });
+    },
+    completeUpload: async (_key: string, uploadId: string, expected: number) => {
+      state.completed.push({ uploadId, expected });
+    },
+    deleteWork: async () => {
+      state.deleted = true;
+    },
+    objectSize: async () => (state.completed.length > 0 ? sizes.reduce((a, b) => a + b, 0) : undefined),
+    readChunk: async (_bucket: string, _key: string, from: number, to: number) => {
+      state.reads++;
+      return artifactBytes.subarray(from, to);
+    },
+  } as unknown as ArtifactWork;
+  return { work, state };
+}
+
+const jobs = (job: RestoreJob) => ({ get: async () => job }) as unknown as JobStore;
+
+describe('completeArtifact', () => {
+  it('assembles in several links, resuming at the cursor, with one upload, and completes once', async () => {
+    const sizes = [...Array.from({ length: 40 }, () => 6 * MiB), 1 * MiB, 2 * MiB, 100];
+    const { work, state } = fakeWork(sizes);
+    // A deadline already passed: each link uploads one batch of parts, then hands on.
+    const budget = { deadline: 0, now: () => 1 };
+    let cursor = {};
+    let links = 0;
+    let artifact: unknown;
+    while (artifact === undefined) {
+      const out = await completeArtifact({ jobs: jobs(JOB), work }, { jobId: JOB.id, cursor }, budget);
+      cursor = out.cursor;
+      artifact = out.artifact;
+      links++;
+    }
+    expect(links).toBe(3); // 41 parts, 16 a link
+    expect(state.uploads).toBe(1);
+    expect(state.aborted).toBe(1); // a lost execution's upload, before starting its own
+    expect(state.parts.size).toBe(41);
+    expect([...state.parts.values()].filter((p) => p.kind === 'merge')).toHaveLength(1);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    expect([...state.parts.values()].reduce((sum, p) => sum + p.bytes, 0)).toBe(total);
+    expect(state.completed).toEqual([{ uploadId: 'upload-1', expected: total }]);
+    expect(state.deleted).toBe(true);
+    expect(artifact).toEqual({ key: 'restores/k/f.tar.gz', fileName: 'f.tar.gz', sizeBytes: total });
+  });
+
+  it('answers the artifact again when retried after it completed and cleaned up', async () => {
+    const { work, state } = fakeWork([6 * MiB]);
+    await completeArtifact(
+      { jobs: jobs(JOB), work },
+      { jobId: JOB.id },
+      { deadline: Date.now() + 60_000, now: Date.now },
+    );
+    const again = await completeArtifact(
+      { jobs: jobs(JOB), work },
+      { jobId: JOB.id, cursor: { uploadId: 'upload-1', next: 1 } },
+      {
+        deadline: Date.now() + 60_000,
+        now: Date.now,
+      },
+    );
+    expect(again.artifact).toEqual({
+      key: `restores/${JOB.groupId}/${JOB.id}/f.tar.gz`,
+      fileName: 'f.tar.gz',
+      sizeBytes: 6 * MiB,
+    });
+    expect(state.completed).toHaveLength(1);
+  });
+});
+
+describe('hashArtifact', () => {
+  it('hashes in links of a byte budget and ends with the SHA-1 of the whole artifact', async () => {
+    const data = randomBytes(3 * 8 * MiB + 12345);
+    const { work } = fakeWork([], data);
+    const job = { ...JOB, artifact: { key: 'k', fileName: 'f.tar.gz', sizeBytes: data.length } };
+    let progress: Parameters<typeof hashArtifact>[1]['progress'];
+    let sha1: string | undefined;
+    let links = 0;
+    while (sha1 === undefined) {
+      const out = await hashArtifact(
+        { jobs: jobs(job), work },
+        { jobId: JOB.id, ...(progress && { progress }) },
+        { deadline: Date.now() + 60_000, now: Date.now },
+        { hashLinkBytes: 8 * MiB },
+      );
+      progress = out.progress;
+      sha1 = out.sha1;
+      links++;
+    }
+    expect(links).toBe(4);
+    expect(sha1).toBe(createHash('sha1').update(data).digest('hex'));
+  });
+});

@@ -451,6 +451,24 @@ export interface CompleteOutput {
 }
 
 const COPY_CONCURRENCY = 16;
+const MERGE_CONCURRENCY = 2;
+
+/** Runs at most `n` of the given tasks at once. */
+function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running++;
+    try {
+      return await task();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+}
 
 export async function completeArtifact(
   deps: Pick<BuildDeps, 'jobs' | 'work'>,
@@ -481,6 +499,8 @@ export async function completeArtifact(
     while (next < parts.length) {
       if (next > first && budget.now() >= budget.deadline) return { cursor: { uploadId, next } };
       const batch = parts.slice(next, next + COPY_CONCURRENCY);
+      // Copies are server-side; merges read and upload up to ~15 MiB each, so at most two run at once.
+      const merging = limiter(MERGE_CONCURRENCY);
       await Promise.all(
         batch.map((part) =>
           part.kind === 'copy'
@@ -491,13 +511,15 @@ export async function completeArtifact(
                 jobId: job.id,
                 slice: part.slice,
               })
-            : deps.work.mergePart({
-                key: plan.key,
-                uploadId,
-                partNumber: part.partNumber,
-                jobId: job.id,
-                slices: part.slices,
-              }),
+            : merging(() =>
+                deps.work.mergePart({
+                  key: plan.key,
+                  uploadId,
+                  partNumber: part.partNumber,
+                  jobId: job.id,
+                  slices: part.slices,
+                }),
+              ),
         ),
       );
       next += batch.length;

@@ -224,7 +224,7 @@ function payloadMode(auth: PayloadAuth): PayloadMode {
 async function pump(req: IncomingMessage, stages: [Transform, ...(Transform | Writable)[]]): Promise<void> {
   const [first] = stages;
   const onClose = () => {
-    if (!req.complete) first.destroy(new Error('the client closed the connection before the body ended'));
+    if (!req.complete) first.destroy(new S3Error(400, 'IncompleteBody', 'The request body terminated unexpectedly'));
   };
   req.once('close', onClose);
   req.pipe(first);

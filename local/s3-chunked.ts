@@ -220,7 +220,8 @@ export class AwsChunkedDecoder extends Transform {
           'InvalidChunkSizeError',
           'Only the last chunk is allowed to have a size less than 8192 bytes',
           {
-            Chunk: String(this.chunks - 1),
+            // As S3 reports it: the number of the chunk that followed the short one.
+            Chunk: String(this.chunks),
             BadChunkSize: String(this.lastChunkSize),
           },
         );

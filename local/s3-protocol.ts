@@ -112,12 +112,15 @@ export function sendEmpty(res: ServerResponse, status: number, headers: Record<s
   res.end();
 }
 
-/** A request body this long is read and discarded before an error reply, so the connection can be reused. */
+/** A request body up to this long is read and discarded before an error reply, so the connection can be reused. */
 const DRAIN_LIMIT_BYTES = 8 * 1024 * 1024;
+/** A client that stops sending its body gets the error reply (and a closed connection) after this long. */
+const DRAIN_TIMEOUT_MS = 5_000;
 
 /**
  * Replies with S3's XML error body. A request body not read yet is drained first (up to a limit) so the
- * client gets to read the reply instead of a reset connection; past the limit the connection is closed.
+ * client gets to read the reply instead of a reset connection; a larger body (declared or sent) is not
+ * waited for: S3 too answers such a request early and closes the connection.
  */
 export function sendError(req: IncomingMessage, res: ServerResponse, failure: S3ErrorInfo): void {
   if (res.headersSent) {
@@ -129,7 +132,9 @@ export function sendError(req: IncomingMessage, res: ServerResponse, failure: S3
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${Object.entries(fields)
     .map(([name, value]) => xmlElement(name, value))
     .join('')}</Error>`;
+  let timer: NodeJS.Timeout | undefined;
   const reply = (close: boolean) => {
+    clearTimeout(timer);
     if (res.headersSent || res.destroyed) return;
     res.writeHead(failure.status, {
       'content-type': 'application/xml',
@@ -141,6 +146,11 @@ export function sendError(req: IncomingMessage, res: ServerResponse, failure: S3
   };
   if (req.complete || req.readableEnded || req.destroyed) {
     reply(false);
+    return;
+  }
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > DRAIN_LIMIT_BYTES) {
+    reply(true);
     return;
   }
   let drained = 0;
@@ -155,5 +165,7 @@ export function sendError(req: IncomingMessage, res: ServerResponse, failure: S3
   req.on('data', onData);
   req.once('end', () => reply(false));
   req.once('close', () => reply(true));
+  timer = setTimeout(() => reply(true), DRAIN_TIMEOUT_MS);
+  timer.unref();
   req.resume();
 }

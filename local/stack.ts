@@ -29,7 +29,7 @@ const LOCAL_ACCESS_KEY_ID = 'S3RVER';
 const LOCAL_SECRET_ACCESS_KEY = 'S3RVER';
 
 export interface LocalStackOptions {
-  /** Everything persistent lives here: dynamodb/, s3/, events.ndjson, secret. */
+  /** Everything persistent lives here: dynamodb/, s3/ (and s3-multipart/, uploads in progress), events.ndjson, secret. */
   dataDir: string;
   /** API port; 0 picks an ephemeral one. */
   port: number;

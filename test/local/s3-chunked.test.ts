@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, type Hash, type Hmac, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -12,6 +12,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalS3, startLocalS3 } from '../../local/s3.js';
 import { checksumOf } from '../../local/s3-checksums.js';
@@ -235,68 +236,51 @@ describe('PutObject with a whole body (checksum and Content-MD5 headers)', () =>
 });
 
 /** A PUT signed with the local key pair by the SDK's own signer (the payload hash is whatever the header says). */
-function signedPut(endpoint: string, path: string, body: Buffer, headers: Record<string, string>) {
-  return signedRequest(endpoint, 'PUT', path, body, headers);
-}
-
-async function signedRequest(
-  endpoint: string,
-  method: string,
-  path: string,
-  body: Buffer,
-  headers: Record<string, string>,
-  as: { accessKeyId: string; secretAccessKey: string; signingDate?: Date } = {
-    accessKeyId: 'S3RVER',
-    secretAccessKey: 'S3RVER',
-  },
-) {
-  const { SignatureV4 } = await import('@smithy/signature-v4');
-  const { Sha256 } = await sha256Impl();
+async function signedPut(endpoint: string, path: string, body: Buffer, headers: Record<string, string>) {
   const url = new URL(endpoint);
   const signer = new SignatureV4({
-    credentials: { accessKeyId: as.accessKeyId, secretAccessKey: as.secretAccessKey },
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
     region: 'us-east-1',
     service: 's3',
     sha256: Sha256,
     uriEscapePath: false,
     applyChecksum: false,
   });
-  const signed = await signer.sign(
-    {
-      method,
-      protocol: 'http:',
-      hostname: url.hostname,
-      port: Number(url.port),
-      path,
-      query: {},
-      headers: {
-        host: url.host,
-        'content-length': String(body.length),
-        'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
-        ...headers,
-      },
-    },
-    as.signingDate ? { signingDate: as.signingDate } : {},
-  );
-  return rawRequest(endpoint, method, path, signed.headers as Record<string, string>, body);
+  const signed = await signer.sign({
+    method: 'PUT',
+    protocol: 'http:',
+    hostname: url.hostname,
+    port: Number(url.port),
+    path,
+    query: {},
+    headers: { host: url.host, 'content-length': String(body.length), ...headers },
+  });
+  return rawRequest(endpoint, 'PUT', path, signed.headers as Record<string, string>, body);
 }
 
-async function sha256Impl() {
-  const { createHmac } = await import('node:crypto');
-  class Sha256 {
-    private readonly hash;
-    constructor(secret?: string | Uint8Array) {
-      this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', secret);
-    }
-    update(data: Uint8Array) {
-      this.hash.update(data);
-    }
-    async digest() {
-      return this.hash.digest();
-    }
-    reset() {}
+/** SHA-256 and HMAC-SHA-256 over node:crypto, for the signer. */
+class Sha256 {
+  private readonly hash: Hash | Hmac;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash =
+      secret === undefined
+        ? createHash('sha256')
+        : createHmac(
+            'sha256',
+            typeof secret === 'string'
+              ? secret
+              : ArrayBuffer.isView(secret)
+                ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength)
+                : Buffer.from(secret),
+          );
   }
-  return { Sha256 };
+  update(data: Uint8Array) {
+    this.hash.update(data);
+  }
+  async digest() {
+    return new Uint8Array(this.hash.digest());
+  }
+  reset() {}
 }
 
 function rawRequest(

@@ -1,5 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash, createHmac, type Hash, type Hmac, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,6 +18,7 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { SignatureV4 } from '@smithy/signature-v4';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalS3, startLocalS3 } from '../../local/s3.js';
@@ -105,6 +107,31 @@ async function getBytes(key: string, bucket = BUCKET): Promise<Buffer> {
 }
 
 const s3Error = (name: string, status: number) => ({ name, $metadata: { httpStatusCode: status } });
+
+/** SHA-256 and HMAC-SHA-256 over node:crypto, for the signer. */
+class Sha256 {
+  private readonly hash: Hash | Hmac;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash =
+      secret === undefined
+        ? createHash('sha256')
+        : createHmac(
+            'sha256',
+            typeof secret === 'string'
+              ? secret
+              : ArrayBuffer.isView(secret)
+                ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength)
+                : Buffer.from(secret),
+          );
+  }
+  update(data: Uint8Array) {
+    this.hash.update(data);
+  }
+  async digest() {
+    return new Uint8Array(this.hash.digest());
+  }
+  reset() {}
+}
 
 describe('UploadPart', () => {
   it('refuses part numbers outside 1..10,000 with InvalidArgument', async () => {
@@ -361,6 +388,88 @@ describe('UploadPartCopy', () => {
         }),
       ),
     ).rejects.toMatchObject(s3Error('NoSuchUpload', 404));
+  });
+});
+
+describe('size limits (5 GiB objects, parts and copy sources), without sending them', () => {
+  const FIVE_GIB = 5 * 1024 ** 3;
+
+  /** A signed request that declares a body length and sends none: S3 refuses an oversized one up front. */
+  async function declareOnly(path: string, query: Record<string, string>, contentLength: number) {
+    const url = new URL(s3.endpoint);
+    const signer = new SignatureV4({
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      region: 'us-east-1',
+      service: 's3',
+      sha256: Sha256,
+      uriEscapePath: false,
+      applyChecksum: false,
+    });
+    const signed = await signer.sign({
+      method: 'PUT',
+      protocol: 'http:',
+      hostname: url.hostname,
+      path,
+      query,
+      headers: { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    });
+    const search = new URLSearchParams(query).toString();
+    return new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          method: 'PUT',
+          path: `${path}?${search}`,
+          headers: { ...(signed.headers as Record<string, string>), 'content-length': String(contentLength) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            req.destroy();
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+  }
+
+  it('refuses a part or an object over 5 GiB (EntityTooLarge)', async () => {
+    const uploadId = await create('mp/huge-part.bin');
+    const part = await declareOnly(`/${BUCKET}/mp/huge-part.bin`, { partNumber: '1', uploadId }, FIVE_GIB + 1);
+    expect(part.status).toBe(400);
+    expect(part.body).toContain('<Code>EntityTooLarge</Code>');
+    const object = await declareOnly(`/${BUCKET}/mp/huge-object.bin`, {}, FIVE_GIB + 1);
+    expect(object.status).toBe(400);
+    expect(object.body).toContain('<Code>EntityTooLarge</Code>');
+  });
+
+  it('refuses to copy more than 5 GiB into a part (InvalidRequest), but copies a range of it', async () => {
+    // A sparse 5 GiB + 1 object put straight into s3rver's store: nothing that large is ever written.
+    const objectPath = join(dataDir, 's3', OTHER_BUCKET, 'huge.bin._S3rver_object');
+    await writeFile(objectPath, '');
+    await truncate(objectPath, FIVE_GIB + 1);
+    await writeFile(`${objectPath}.md5`, 'd41d8cd98f00b204e9800998ecf8427e');
+    const key = 'mp/huge-copy.bin';
+    const uploadId = await create(key);
+    const copy = (range?: string) =>
+      client.send(
+        new UploadPartCopyCommand({
+          Bucket: BUCKET,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: 1,
+          CopySource: `${OTHER_BUCKET}/huge.bin`,
+          ...(range ? { CopySourceRange: range } : {}),
+        }),
+      );
+    await expect(copy()).rejects.toMatchObject(s3Error('InvalidRequest', 400));
+    await expect(copy(`bytes=0-${FIVE_GIB}`)).rejects.toMatchObject(s3Error('InvalidRequest', 400));
+    const tail = await copy(`bytes=${FIVE_GIB - 9}-${FIVE_GIB}`);
+    expect(tail.CopyPartResult?.ETag).toBe(`"${md5(Buffer.alloc(10))}"`);
   });
 });
 

@@ -147,8 +147,8 @@ export class ServiceStack extends Stack {
         // work/<jobId>/: plan, layout and oplog counts written, read back, listed and deleted; the range outputs
         // are also UploadPartCopy's sources, which takes GetObject on them.
         { access: 'readWriteDelete', keyPrefix: workPrefix },
-        // restores/…: the artifact's multipart upload (parts copied or uploaded, listed, completed), then
-        // HeadObject and ranged reads of it for its SHA-1.
+        // restores/…: the artifact's multipart upload (one a lost execution left is found and aborted first;
+        // parts copied or uploaded, listed, completed), then HeadObject and ranged reads of it for its SHA-1.
         { access: 'assemble', keyPrefix: artifactsPrefix },
       ]);
 
@@ -167,8 +167,10 @@ export class ServiceStack extends Stack {
         UV_THREADPOOL_SIZE: '8',
       },
     })
-      // Counts its range into the job's progress (UpdateItem on JOB# items).
+      // Counts its range into the job's progress (UpdateItem on JOB# items) and publishes a progress event each
+      // time the build crosses another tenth.
       .bindTable(table, 'readUpdate', { writableKeyPrefixes: ['JOB#'] })
+      .bindEventBus(eventBus)
       .bindBucket(ENV.snapshotBucket, snapshotBucket, 'read')
       // Reads plan.json and layout.ndjson, writes its output (lib-storage: multipart, aborted on failure). No
       // DeleteObject: work areas are cleaned by artifact-step, restore-job-step and the work/ expiry rule. (An

@@ -41,9 +41,11 @@ export type TableAccess = 'read' | 'readUpdate' | 'readWrite';
  * - `readWrite`, `readDelete`, `readWriteDelete`: the union of those modes (a scratch area a function writes,
  *   reads back, lists and deletes).
  * - `assemble`: building an object server-side from parts and reading it back: PutObject (CreateMultipartUpload,
- *   UploadPart, UploadPartCopy's destination, CompleteMultipartUpload), ListMultipartUploadParts (ListParts) and
- *   GetObject (HeadObject and ranged reads of the result), plus ListBucket as for `read`. No abort and no delete.
- *   UploadPartCopy also needs GetObject on its source objects: grant that with a second, reading grant.
+ *   UploadPart, UploadPartCopy's destination, CompleteMultipartUpload), ListMultipartUploadParts (ListParts),
+ *   AbortMultipartUpload plus ListBucketMultipartUploads (an upload a lost execution left on the key is found and
+ *   aborted before a new one starts) and GetObject (HeadObject and ranged reads of the result), plus ListBucket as
+ *   for `read`. No delete. UploadPartCopy also needs GetObject on its source objects: grant that with a second,
+ *   reading grant.
  * - `cleanUp`: removing what others left: AbortMultipartUpload and DeleteObject, plus ListBucketMultipartUploads
  *   and ListBucket to find them. It reads and writes no object, so (unless the same binding also reads) its
  *   ListBucket is limited by `s3:prefix` to the listing of its grants' key prefixes.
@@ -71,7 +73,7 @@ const BUCKET_OBJECT_ACTIONS: Readonly<Record<BucketAccess, readonly string[]>> =
   delete: [DELETE],
   readDelete: [GET, DELETE],
   readWriteDelete: [GET, PUT, ABORT, DELETE],
-  assemble: [GET, PUT, 's3:ListMultipartUploadParts'],
+  assemble: [GET, PUT, 's3:ListMultipartUploadParts', ABORT],
   cleanUp: [ABORT, DELETE],
 };
 
@@ -369,8 +371,8 @@ export class RestoreFunction extends Construct {
         }),
       );
     }
-    if (cleanUps.length > 0) {
-      // ListMultipartUploads (to find the upload to abort) has no prefix condition key: the bucket it is.
+    if (grants.some((grant) => grant.access === 'cleanUp' || grant.access === 'assemble')) {
+      // ListMultipartUploads (to find an upload to abort) has no prefix condition key: the bucket it is.
       this.role.addToPrincipalPolicy(
         new PolicyStatement({
           effect: Effect.ALLOW,

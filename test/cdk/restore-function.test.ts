@@ -83,11 +83,13 @@ describe('RestoreFunction.bindBucket', () => {
       },
       {
         Effect: 'Allow',
-        Action: ['s3:GetObject', 's3:PutObject', 's3:ListMultipartUploadParts'],
+        Action: ['s3:GetObject', 's3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
         Resource: { 'Fn::Join': ['', [arn, '/restores/*']] },
       },
       // A reading mode lists the whole bucket: a missing key must answer 404, not 403.
       { Effect: 'Allow', Action: 's3:ListBucket', Resource: arn },
+      // assemble finds an upload left on its key to abort it.
+      { Effect: 'Allow', Action: 's3:ListBucketMultipartUploads', Resource: arn },
     ]);
   });
 

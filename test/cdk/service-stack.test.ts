@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
@@ -195,12 +196,36 @@ describe('functions', () => {
       TABLE_NAME: tableName,
       SNAPSHOT_BUCKET: snapshotBucket,
       RESTORE_BUCKET: restoreBucket,
+      EVENT_BUS_NAME: eventBusName,
     },
     'list-snapshots': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
     'get-snapshot': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
     'ingest-manifest': { ...base, TABLE_NAME: tableName, SNAPSHOT_BUCKET: snapshotBucket },
     'redrive-unfinished-jobs': { ...base, TABLE_NAME: tableName, STATE_MACHINE_ARN: { Ref: stateMachineId } },
   };
+
+  it('binds the variable of every adapter a function module creates (functions/commons)', () => {
+    // The factories of functions/commons and the variable each one requires when first used.
+    const required: Record<string, string> = {
+      jobStore: 'TABLE_NAME',
+      catalogStore: 'TABLE_NAME',
+      keyStore: 'TABLE_NAME',
+      secret: 'SECRET_ARN',
+      events: 'EVENT_BUS_NAME',
+      workflow: 'STATE_MACHINE_ARN',
+      snapshotFiles: 'SNAPSHOT_BUCKET',
+      artifactWork: 'RESTORE_BUCKET',
+      restoreArtifacts: 'RESTORE_BUCKET',
+    };
+    for (const name of functionNames) {
+      const source = readFileSync(new URL(`../../functions/${name}.ts`, import.meta.url), 'utf8');
+      const variables = (propsOf(functionId(name)).Environment as { Variables: Record<string, unknown> }).Variables;
+      for (const [factory, variable] of Object.entries(required)) {
+        if (new RegExp(`\\b${factory}\\(\\)`).test(source))
+          expect(variables, `${name}: ${factory}()`).toHaveProperty(variable);
+      }
+    }
+  });
 
   it('outputs reference the stateful resources', () => {
     expect(tableName).toEqual(importOf(tableRef));
@@ -320,7 +345,11 @@ describe('IAM', () => {
       ]);
       const actions = actionsOf(statements);
       for (const write of writes.filter((w) => w !== 'dynamodb:UpdateItem')) expect(actions).not.toContain(write);
-      expect(actions.filter((a) => /^(events|states|secretsmanager):/.test(a))).toEqual([]);
+      expect(actions.filter((a) => /^(states|secretsmanager):/.test(a))).toEqual([]);
+      // Only the range worker publishes (progress events), and only to the service's bus.
+      expect(grantsOf(statements, 'events:PutEvents').map((s) => s.Resource)).toEqual(
+        name === 'build-artifact-range' ? [importOf(getAtt(statefulId(stateful.eventBus)))] : [],
+      );
     },
   );
 
@@ -366,7 +395,9 @@ describe('IAM', () => {
       // Plan, layout and counts in work/; the artifact's CreateMultipartUpload, UploadPart(Copy), Complete.
       's3:PutObject': [workObjects, artifactObjects],
       's3:ListMultipartUploadParts': [artifactObjects],
-      's3:AbortMultipartUpload': [workObjects],
+      // lib-storage's layout upload; an artifact upload a lost execution left, found by ListMultipartUploads.
+      's3:AbortMultipartUpload': [workObjects, artifactObjects],
+      's3:ListBucketMultipartUploads': [restoreBucketArn],
       // The work area once the artifact is assembled; never an artifact.
       's3:DeleteObject': [workObjects],
     });

@@ -1,4 +1,5 @@
 import { createHash, createHmac, type Hash, type Hmac, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -328,8 +329,10 @@ describe('UploadPartCopy', () => {
     expect((await getBytes(key)).equals(expected)).toBe(true);
   });
 
-  it('copies a whole object without a range, and a one-byte range', async () => {
+  it('copies a whole object without a range, a one-byte range, and from the same bucket', async () => {
     const key = 'mp/copied-whole.bin';
+    const local = randomBytes(1000);
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'mp/same-bucket.bin', Body: local }));
     const uploadId = await create(key);
     const whole = await client.send(
       new UploadPartCopyCommand({
@@ -350,11 +353,28 @@ describe('UploadPartCopy', () => {
         CopySourceRange: 'bytes=5-5',
       }),
     );
+    const same = await client.send(
+      new UploadPartCopyCommand({
+        Bucket: BUCKET,
+        Key: key,
+        UploadId: uploadId,
+        PartNumber: 3,
+        CopySource: `${BUCKET}/mp/same-bucket.bin`,
+      }),
+    );
+    // Part 2 is one byte, and not the last: S3 takes it only from the last part.
+    await expect(
+      complete(key, uploadId, [
+        { PartNumber: 1, ETag: whole.CopyPartResult?.ETag ?? '' },
+        { PartNumber: 2, ETag: byte.CopyPartResult?.ETag ?? '' },
+        { PartNumber: 3, ETag: same.CopyPartResult?.ETag ?? '' },
+      ]),
+    ).rejects.toMatchObject(s3Error('EntityTooSmall', 400));
     await complete(key, uploadId, [
       { PartNumber: 1, ETag: whole.CopyPartResult?.ETag ?? '' },
-      { PartNumber: 2, ETag: byte.CopyPartResult?.ETag ?? '' },
+      { PartNumber: 3, ETag: same.CopyPartResult?.ETag ?? '' },
     ]);
-    expect((await getBytes(key)).equals(Buffer.concat([SOURCE, SOURCE.subarray(5, 6)]))).toBe(true);
+    expect((await getBytes(key)).equals(Buffer.concat([SOURCE, local]))).toBe(true);
   });
 
   it('refuses a range outside the source (InvalidArgument) and a missing source (NoSuchKey)', async () => {
@@ -512,10 +532,13 @@ describe('ListParts, AbortMultipartUpload, ListMultipartUploads', () => {
     const key = 'mp/aborted.bin';
     const uploadId = await create(key);
     const p1 = await part(key, uploadId, 1, randomBytes(100));
+    const stored = join(dataDir, 's3-multipart', uploadId);
+    expect(existsSync(stored)).toBe(true);
     const aborted = await client.send(
       new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId }),
     );
     expect(aborted.$metadata.httpStatusCode).toBe(204);
+    expect(existsSync(stored)).toBe(false);
     await expect(
       client.send(new ListPartsCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId })),
     ).rejects.toMatchObject(s3Error('NoSuchUpload', 404));

@@ -43,12 +43,14 @@ async function download(url: string): Promise<{ status: number; bytes?: Buffer; 
   return { status: second.status, bytes: Buffer.from(await second.arrayBuffer()), location };
 }
 
+/** The status-change events (progress events, which carry no delivery, are not status changes). */
 async function events(): Promise<Job[]> {
   const text = await readFile(join(t.dataDir, 'events.ndjson'), 'utf8').catch(() => '');
   return text
     .split('\n')
     .filter(Boolean)
-    .map((line) => JSON.parse(line) as Job);
+    .map((line) => JSON.parse(line) as Job)
+    .filter((event) => event['detail-type'] === 'Restore Job Status Change');
 }
 
 describe('a restore job from a snapshot, end to end', () => {

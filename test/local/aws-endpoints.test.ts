@@ -11,14 +11,19 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AwsEndpoints, loadDefinition, startAwsEndpoints } from '../../local/aws-endpoints.js';
-import { recordedCalls } from './fixtures/functions/calls.js';
+import {
+  type AwsEndpoints,
+  type AwsEndpointsOptions,
+  loadDefinition,
+  startAwsEndpoints,
+} from '../../local/aws-endpoints.js';
+import { maxOverlap, recordedCalls } from './fixtures/functions/calls.js';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:restore-job';
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:restore-jobs-local-AbCdEf';
 const functionsDir = fileURLToPath(new URL('./fixtures/functions', import.meta.url));
-const clientConfig = () => ({
-  endpoint: endpoints.endpoint,
+const clientConfig = (at: AwsEndpoints = endpoints) => ({
+  endpoint: at.endpoint,
   region: 'us-east-1',
   credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
 });
@@ -27,13 +32,14 @@ let dataDir: string;
 let endpoints: AwsEndpoints;
 const logs: string[] = [];
 
-function start(): Promise<AwsEndpoints> {
+function start(options: Partial<AwsEndpointsOptions> = {}): Promise<AwsEndpoints> {
   return startAwsEndpoints({
     dataDir,
     stateMachineArn: STATE_MACHINE_ARN,
     secretArn: SECRET_ARN,
     functionsDir,
     log: (line) => logs.push(line),
+    ...options,
   });
 }
 
@@ -101,40 +107,113 @@ describe('Secrets Manager GetSecretValue', () => {
 });
 
 describe('Step Functions', () => {
-  const sfn = () => new SFNClient(clientConfig());
-  const startJob = (jobId: string, name = jobId) =>
-    sfn().send(
+  const sfn = (at: AwsEndpoints = endpoints) => new SFNClient(clientConfig(at));
+  const startJob = (jobId: string, name = jobId, at: AwsEndpoints = endpoints) =>
+    sfn(at).send(
       new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name, input: JSON.stringify({ jobId }) }),
     );
 
-  async function waitUntilDone(executionArn: string): Promise<DescribeExecutionCommandOutput> {
+  async function waitUntilDone(
+    executionArn: string,
+    at: AwsEndpoints = endpoints,
+  ): Promise<DescribeExecutionCommandOutput> {
     for (;;) {
-      const out = await sfn().send(new DescribeExecutionCommand({ executionArn }));
+      const out = await sfn(at).send(new DescribeExecutionCommand({ executionArn }));
       if (out.status !== 'RUNNING') return out;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 
-  it('runs the real definition and retries a TransientError per its Retry', async () => {
+  /** `<function>:<step or range>` of each recorded call of the job, in call order. */
+  const callsOf = (jobId: string) =>
+    recordedCalls(jobId).map((c) => `${c.fn}:${String(c.payload.step ?? c.payload.range ?? '')}`);
+  const payloadsOf = (jobId: string, fn: string, step: string) =>
+    recordedCalls(jobId)
+      .filter((c) => c.fn === fn && c.payload.step === step)
+      .map((c) => c.payload);
+
+  it('runs the real definition, nested Map and Parallel states included, and retries a TransientError per its Retry', async () => {
     const { executionArn, startDate } = await startJob('flaky-1');
     expect(executionArn).toBe('arn:aws:states:us-east-1:000000000000:execution:restore-job:flaky-1');
     expect(startDate).toBeInstanceOf(Date);
     const out = await waitUntilDone(executionArn ?? '');
     expect(out.status).toBe('SUCCEEDED');
-    const calls = recordedCalls('flaky-1').map((c) => `${c.fn}:${c.payload.step ?? ''}`);
-    expect(calls).toEqual([
+    const calls = callsOf('flaky-1');
+    // Before the build: start retried twice (top-level Retry), prepare, one count per batch (Map), plan.
+    expect(calls.slice(0, 7)).toEqual([
       'restore-job-step:start',
       'restore-job-step:start',
       'restore-job-step:start',
-      'build-restore-artifact:',
+      'artifact-step:prepare',
+      'artifact-step:count',
+      'artifact-step:count',
+      'artifact-step:plan',
+    ]);
+    // The Parallel state's two branches interleave: range builds (range 0 retried by the nested task's Retry)
+    // and a verify chain of two links.
+    expect(calls.slice(7, 12).sort()).toEqual([
+      'artifact-step:verify',
+      'artifact-step:verify',
+      'build-artifact-range:0',
+      'build-artifact-range:0',
+      'build-artifact-range:1',
+    ]);
+    // Then assembly in two links, READY, the hash chain in two links, its record, and the expiry after the wait.
+    expect(calls.slice(12)).toEqual([
+      'artifact-step:complete',
+      'artifact-step:complete',
       'restore-job-step:finish',
+      'artifact-step:hash',
+      'artifact-step:hash',
+      'restore-job-step:hashed',
       'restore-job-step:expire',
     ]);
+
+    // What each loop hands on, through Parameters, ItemSelector, ResultSelector and OutputPath.
+    expect(payloadsOf('flaky-1', 'artifact-step', 'count').map((p) => p.batch)).toEqual([0, 1]);
+    expect(payloadsOf('flaky-1', 'artifact-step', 'plan')).toEqual([
+      { jobId: 'flaky-1', step: 'plan', countBatches: [0, 1] },
+    ]);
+    expect(payloadsOf('flaky-1', 'artifact-step', 'verify')).toEqual([
+      { jobId: 'flaky-1', step: 'verify', item: 0, progress: { algorithm: 'sha256', position: 0 } },
+      { jobId: 'flaky-1', step: 'verify', item: 0, progress: { algorithm: 'sha256', position: 1, state: 'opaque' } },
+    ]);
+    expect(payloadsOf('flaky-1', 'artifact-step', 'complete').map((p) => p.cursor)).toEqual([
+      {},
+      { uploadId: 'upload-1', next: 1 },
+    ]);
+    expect(payloadsOf('flaky-1', 'artifact-step', 'hash').map((p) => p.progress)).toEqual([
+      { algorithm: 'sha1', position: 0 },
+      { algorithm: 'sha1', position: 1, state: 'opaque' },
+    ]);
+    expect(payloadsOf('flaky-1', 'restore-job-step', 'hashed')).toEqual([
+      { jobId: 'flaky-1', step: 'hashed', sha1: 'a'.repeat(40) },
+    ]);
     // The artifact went through JSON as on Lambda (Date → ISO string) into FinishDelivery's payload.
-    expect(recordedCalls('flaky-1')[4]?.payload.artifact).toMatchObject({ at: '1970-01-01T00:00:00.000Z' });
+    expect(payloadsOf('flaky-1', 'restore-job-step', 'finish')[0]?.artifact).toMatchObject({
+      key: 'restores/g/flaky-1/x.tar.gz',
+      at: '1970-01-01T00:00:00.000Z',
+    });
   });
 
-  it('routes a non-retryable error to MarkBroken with the Lambda error as Cause', async () => {
+  it('skips the build when prepare finds the artifact already built (a re-driven execution)', async () => {
+    const { executionArn } = await startJob('built-1');
+    expect((await waitUntilDone(executionArn ?? '')).status).toBe('SUCCEEDED');
+    expect(callsOf('built-1')).toEqual([
+      'restore-job-step:start',
+      'artifact-step:prepare',
+      'restore-job-step:finish',
+      'artifact-step:hash',
+      'artifact-step:hash',
+      'restore-job-step:hashed',
+      'restore-job-step:expire',
+    ]);
+    expect(payloadsOf('built-1', 'restore-job-step', 'finish')[0]?.artifact).toMatchObject({
+      key: 'restores/g/built-1/x.tar.gz',
+    });
+  });
+
+  it('routes a non-retryable error inside a Map of a Parallel state to MarkBroken with the Lambda error as Cause', async () => {
     const { executionArn } = await startJob('broken-1');
     const out = await waitUntilDone(executionArn ?? '');
     expect(out).toMatchObject({ status: 'FAILED', error: 'RestoreJobBroken' });
@@ -145,7 +224,10 @@ describe('Step Functions', () => {
       errorType: 'ValidationError',
       errorMessage: 'snapshot is missing',
     });
-    expect(logs.some((l) => l.includes('broken-1 BuildArtifact: ValidationError'))).toBe(true);
+    // Not retried (ValidationError is not in the Retry), and nothing after the build ran.
+    expect(callsOf('broken-1').filter((c) => c === 'build-artifact-range:1')).toHaveLength(1);
+    expect(callsOf('broken-1').some((c) => /complete|finish|hash/.test(c))).toBe(false);
+    expect(logs.some((l) => l.includes('broken-1 BuildRange: ValidationError'))).toBe(true);
   });
 
   it('treats a repeated name as AWS does', async () => {
@@ -166,10 +248,36 @@ describe('Step Functions', () => {
     ).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
   });
 
+  it('limits concurrent invocations of a function to its functionConcurrency, across a Map', async () => {
+    // Unlimited, the Map (MaxConcurrency 40) runs the 12 ranges of a many-* job together.
+    const unlimited = await startJob('many-1');
+    expect((await waitUntilDone(unlimited.executionArn ?? '')).status).toBe('SUCCEEDED');
+    expect(maxOverlap('build-artifact-range', 'many-1')).toBeGreaterThan(2);
+
+    const limited = await start({
+      dataDir: join(dataDir, 'limited'),
+      functionConcurrency: { 'build-artifact-range': 2 },
+    });
+    try {
+      const { executionArn } = await startJob('many-2', 'many-2', limited);
+      expect((await waitUntilDone(executionArn ?? '', limited)).status).toBe('SUCCEEDED');
+      expect(maxOverlap('build-artifact-range', 'many-2')).toBe(2);
+      // Every range ran once: iterations beyond the limit waited for a slot instead of failing.
+      expect(
+        callsOf('many-2')
+          .filter((c) => c.startsWith('build-artifact-range:'))
+          .sort(),
+      ).toEqual([...Array(12).keys()].map((range) => `build-artifact-range:${range}`).sort());
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('aborts executions waiting in a Wait state', async () => {
     const { executionArn } = await startJob('waiting-1');
+    // After the SHA-1 is recorded the execution waits for the link's expiry (an hour for waiting-* jobs).
     for (;;) {
-      if (recordedCalls('waiting-1').some((c) => c.payload.step === 'finish')) break;
+      if (recordedCalls('waiting-1').some((c) => c.payload.step === 'hashed')) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await endpoints.abortAll();
@@ -194,13 +302,40 @@ describe('protocol and definition checks', () => {
     const definition = loadDefinition(
       fileURLToPath(new URL('../../lib/state-machine/restore-job.asl.json', import.meta.url)),
     );
-    expect(JSON.stringify(definition)).not.toContain('${');
-    expect(JSON.stringify(definition)).toContain(
-      'arn:aws:lambda:us-east-1:000000000000:function:build-restore-artifact',
-    );
+    const text = JSON.stringify(definition);
+    expect(text).not.toContain('${');
+    const functions = [...text.matchAll(/arn:aws:lambda:us-east-1:000000000000:function:([a-z-]+)/g)].map((m) => m[1]);
+    expect([...new Set(functions)].sort()).toEqual(['artifact-step', 'build-artifact-range', 'restore-job-step']);
     const bad = join(dataDir, 'bad.asl.json');
     // biome-ignore lint/suspicious/noTemplateCurlyInString: an ASL placeholder, not a template
     await writeFile(bad, '{"StartAt":"A","States":{"A":{"Type":"Pass","Result":"${BucketName}","End":true}}}');
     expect(() => loadDefinition(bad)).toThrow(/BucketName/);
+  });
+
+  it('refuses a state name used by two functions, nested states included (overrides are keyed by state name)', async () => {
+    const task = (fn: string) => ({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: { FunctionName: `arn:aws:lambda:us-east-1:000000000000:function:${fn}`, Payload: {} },
+      End: true,
+    });
+    const definition = {
+      StartAt: 'Both',
+      States: {
+        Both: {
+          Type: 'Parallel',
+          End: true,
+          Branches: [
+            { StartAt: 'Work', States: { Work: task('restore-job-step') } },
+            { StartAt: 'Work', States: { Work: task('artifact-step') } },
+          ],
+        },
+      },
+    };
+    const path = join(dataDir, 'same-name.asl.json');
+    await writeFile(path, JSON.stringify(definition));
+    await expect(start({ dataDir: join(dataDir, 'same-name'), definitionPath: path })).rejects.toThrow(
+      /Task state name Work is used for two functions/,
+    );
   });
 });

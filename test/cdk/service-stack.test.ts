@@ -258,6 +258,12 @@ describe('functions', () => {
     expect((props.Environment as { Variables: Record<string, unknown> }).Variables.UV_THREADPOOL_SIZE).toBe('8');
   });
 
+  it('gives ingest-manifest a minute and 1 GB for file lists of up to 1,000,000 lines', () => {
+    const props = propsOf(functionId('ingest-manifest'));
+    expect(props.MemorySize).toBe(1024);
+    expect(props.Timeout).toBe(60);
+  });
+
   it('gives artifact-step one full vCPU (1769 MB: hashing is single-threaded) and 15 minutes', () => {
     const props = propsOf(functionId('artifact-step'));
     expect(props.MemorySize).toBe(1769);
@@ -373,7 +379,7 @@ describe('IAM', () => {
     expect(RESTORE_BUCKET_PREFIXES).toEqual({ artifacts: 'restores/', work: 'work/' });
   });
 
-  it('build-artifact-range reads snapshots and its plan, writes only under work/, and deletes nothing', () => {
+  it('build-artifact-range reads snapshots and its plan, writes only under work/, and deletes only range outputs', () => {
     const statements = statementsOf('build-artifact-range');
     expect(s3AccessOf(statements)).toEqual({
       's3:GetObject': [objectsOf(snapshotBucketArn), workObjects],
@@ -381,8 +387,9 @@ describe('IAM', () => {
       // lib-storage's multipart upload of the range output, aborted when the build fails.
       's3:PutObject': [workObjects],
       's3:AbortMultipartUpload': [workObjects],
+      // Its own output, when the job broke while it was built.
+      's3:DeleteObject': [objectsOf(restoreBucketArn, 'work/*/ranges/')],
     });
-    expect(grantsOf(statements, 's3:DeleteObject')).toEqual([]);
   });
 
   it('artifact-step keeps its work area under work/ and assembles and reads the artifact under restores/', () => {

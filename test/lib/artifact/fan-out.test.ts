@@ -82,7 +82,11 @@ function memorySources(objects: Map<string, Buffer>): RangeSources & { reads: nu
 
 async function plan(members: PlannedMember[], rangeBytesValue: number) {
   const lines: string[] = [];
-  const result = await planLayout(members, { rangeBytes: rangeBytesValue, mtime: MTIME, write: (line) => void lines.push(line) });
+  const result = await planLayout(members, {
+    rangeBytes: rangeBytesValue,
+    mtime: MTIME,
+    write: (line) => void lines.push(line),
+  });
   const layout = Buffer.from(lines.join(''), 'utf8');
   return { plan: result, layout };
 }
@@ -249,25 +253,22 @@ describe('fan-out build', () => {
     const { entries } = generateOplog({ start: after, count: 300, seed: 'fan-out' });
     const slices = sliceOplog(entries, 40, after);
     const range = { after: (entries[10] as { ts: Optime }).ts, upTo: (entries[250] as { ts: Optime }).ts };
-    const kept = entries.filter((e, i) => i > 10 && i <= 250);
+    const kept = entries.filter((_, i) => i > 10 && i <= 250);
     const expected = Buffer.concat(kept.map((e) => e.raw));
     const sliceObjects = new Map(slices.map((slice, i) => [`oplog/${i}`, slice.body]));
     const segments = slices.flatMap((slice, i) => {
-      const inRange = entries.filter(
-        (e, j) => j > 10 && j <= 250 && j >= i * 40 && j < (i + 1) * 40,
-      );
+      const inRange = entries.filter((_, j) => j > 10 && j <= 250 && j >= i * 40 && j < (i + 1) * 40);
       const size = inRange.reduce((sum, e) => sum + e.raw.length, 0);
       return inRange.length === 0
         ? []
         : [{ key: `oplog/${i}`, sliceAfter: slice.after, ...range, size, count: inRange.length }];
     });
     const members: PlannedMember[] = [
-      ...fileMembers(new Map([['a.wt', randomBytes(3000)]])),
+      { kind: 'file', name: 'a.wt', size: 3000, key: 'snap/a.wt' },
       { kind: 'oplog', name: 'oplog.bson', segments },
       { kind: 'text', name: 'RESTORE.md', text: '# Restore\n' },
     ];
     const objects2 = new Map([...sliceObjects, ['snap/a.wt', randomBytes(3000)]]);
-    members[0] = { kind: 'file', name: 'a.wt', size: 3000, key: 'snap/a.wt' };
     const whole = await plan(members, 1 << 30);
     const [reference] = await buildAll(whole, memorySources(objects2));
     for (const size of [700, 5000]) {

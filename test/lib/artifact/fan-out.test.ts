@@ -367,3 +367,46 @@ describe('ResumableHash', () => {
     await expect(ResumableHash.resume({ algorithm: 'sha1', position: 5 })).rejects.toThrow(/needs its state/);
   });
 });
+
+describe('planning at catalog scale', () => {
+  it('lays out 100,000 files and 10,000 oplog segments with flat memory and at most MAX_RANGES ranges', async () => {
+    let lines = 0;
+    let layoutBytes = 0;
+    let expectedTar = 0;
+    function* members(): Generator<PlannedMember> {
+      for (let i = 0; i < 100_000; i++) {
+        const size = (i * 7919) % 200_000;
+        expectedTar += 512 + Math.ceil(size / 512) * 512;
+        yield { kind: 'file', name: `db/collection-${i}-${i % 97}.wt`, size, key: `s/${i}`, sha256: 'ab'.repeat(32) };
+      }
+      const segments = Array.from({ length: 10_000 }, (_, i) => ({
+        key: `oplog/${i}`,
+        sliceAfter: { t: 1_700_000_000 + i, i: 1 },
+        after: { t: 1_700_000_000, i: 1 },
+        upTo: { t: 1_800_000_000, i: 1 },
+        size: 50_000 + i,
+        count: 40,
+      }));
+      const oplogBytes = segments.reduce((sum, s) => sum + s.size, 0);
+      expectedTar += 512 + Math.ceil(oplogBytes / 512) * 512;
+      yield { kind: 'oplog', name: 'oplog.bson', segments };
+    }
+    const rangeBytesValue = 16 * 1024 * 1024;
+    const result = await planLayout(members(), {
+      rangeBytes: rangeBytesValue,
+      mtime: MTIME,
+      write: (line) => {
+        lines++;
+        layoutBytes += Buffer.byteLength(line);
+      },
+    });
+    expect(lines).toBe(100_000 + 1 + 10_000);
+    expect(result.members).toBe(100_001);
+    expect(result.tarBytes).toBe(expectedTar + 1024);
+    expect(result.ranges.length).toBeLessThanOrEqual(MAX_RANGES);
+    expect(result.ranges.at(-1)?.end).toBe(result.tarBytes);
+    expect(result.ranges.every((r) => r.line < layoutBytes)).toBe(true);
+    // No file is larger than a range here, so no file is split and nothing needs a separate SHA-256 chain.
+    expect(result.verify).toEqual([]);
+  });
+});

@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { PartSlice } from '#lib/artifact/assembly.js';
+import type { OplogSlice } from '#lib/domain/catalog.js';
 import type { RestoreJob } from '#lib/domain/job.js';
-import { completeArtifact, hashArtifact, type StoredPlan } from '#lib/use-cases/build-artifact.js';
-import type { ArtifactWork, JobStore } from '#lib/use-cases/ports.js';
+import { toBsonTimestamp } from '#lib/domain/optime.js';
+import { completeArtifact, hashArtifact, prepareArtifact, type StoredPlan } from '#lib/use-cases/build-artifact.js';
+import type { ArtifactWork, CatalogStore, JobStore, SnapshotFiles } from '#lib/use-cases/ports.js';
 
 const MiB = 1024 * 1024;
 const JOB: RestoreJob = {
@@ -149,5 +151,66 @@ describe('hashArtifact', () => {
     }
     expect(links).toBe(4);
     expect(sha1).toBe(createHash('sha1').update(data).digest('hex'));
+  });
+});
+
+describe('prepareArtifact', () => {
+  it('cuts a point in time over 10,000 oplog slices into at most 200 count batches, in order', async () => {
+    const slices: OplogSlice[] = Array.from({ length: 10_000 }, (_, i) => ({
+      id: String(i),
+      groupId: JOB.groupId,
+      clusterId: JOB.clusterId,
+      key: `oplog/${i}`,
+      after: toBsonTimestamp({ t: 1_700_000_000 + i, i: 1 }),
+      first: toBsonTimestamp({ t: 1_700_000_000 + i, i: 2 }),
+      last: toBsonTimestamp({ t: 1_700_000_001 + i, i: 1 }),
+      sizeBytes: 64 * MiB,
+      count: 1000,
+    }));
+    const job: RestoreJob = {
+      ...JOB,
+      pointInTime: true,
+      oplog: {
+        after: toBsonTimestamp({ t: 1_700_000_000, i: 1 }),
+        upTo: toBsonTimestamp({ t: 1_700_010_000, i: 1 }),
+        sliceCount: 10_000,
+      },
+    };
+    const written = new Map<string, { slices: { key: string }[] }>();
+    const work = {
+      putJson: async (_job: string, name: string, value: { slices: { key: string }[] }) =>
+        void written.set(name, value),
+    } as unknown as ArtifactWork;
+    const catalog = {
+      getSnapshot: async () => ({ id: JOB.snapshotId }),
+      oplogSlicesAfter: async () => slices,
+    } as unknown as CatalogStore;
+    const out = await prepareArtifact(
+      { jobs: jobs(job), catalog, files: {} as SnapshotFiles, work },
+      { jobId: JOB.id },
+    );
+    expect(out.countBatches.length).toBeLessThanOrEqual(200);
+    expect(out.countBatches).toEqual(out.countBatches.map((_, i) => i));
+    const keys = out.countBatches.flatMap((i) => written.get(`oplog/${i}.json`)?.slices.map((s) => s.key) ?? []);
+    expect(keys).toEqual(slices.map((s) => s.key));
+    // Each batch object holds only its slices' keys and start optimes: kilobytes, not the span.
+    for (const batch of written.values()) expect(JSON.stringify(batch).length).toBeLessThan(64 * 1024);
+  });
+
+  it('refuses a span whose slices changed since the job was created', async () => {
+    const job: RestoreJob = {
+      ...JOB,
+      oplog: { after: toBsonTimestamp({ t: 1, i: 1 }), upTo: toBsonTimestamp({ t: 9, i: 1 }), sliceCount: 3 },
+    };
+    const catalog = {
+      getSnapshot: async () => ({ id: JOB.snapshotId }),
+      oplogSlicesAfter: async () => [],
+    } as unknown as CatalogStore;
+    await expect(
+      prepareArtifact(
+        { jobs: jobs(job), catalog, files: {} as SnapshotFiles, work: {} as ArtifactWork },
+        { jobId: JOB.id },
+      ),
+    ).rejects.toThrow(/3 slices planned, 0 now/);
   });
 });

@@ -1,15 +1,63 @@
 /**
- * `npm run bench`: the artifact pipeline against `tar | pigz` (bench/artifact.ts) and API latency on the
- * embedded stack (bench/api.ts). Sizes: BENCH_ARTIFACT_MIB (default 300), BENCH_API_REQUESTS (default 500).
+ * `npm run bench`: docs/benchmarks.md's numbers.
+ *
+ *   1. the range worker's pipeline against `tar | pigz -p N` at N = 1 and all cores, plus hash-wasm's and
+ *      planLayout's rates (bench/artifact.ts; BENCH_ARTIFACT_MIB, default 300; BENCH_REPEAT rounds, default 3),
+ *   2. the fan-out build end to end on the embedded stack (bench/fanout.ts; BENCH_FANOUT_MIB, default 4096,
+ *      BENCH_FANOUT_FILES, default 20000),
+ *   3. the AWS model fed with 1 and 2 (bench/model.ts),
+ *   4. API latency on the embedded stack (bench/api.ts; BENCH_API_REQUESTS, default 500).
+ *
+ * BENCH_ONLY=artifact,fanout,model,api runs a subset (the model then uses this session's recorded inputs for what
+ * was not measured).
  */
 import { formatApiTable, runApiBench } from './api.js';
-import { formatTable, runArtifactBench } from './artifact.js';
+import { formatTable, perCoreRates, runArtifactBench } from './artifact.js';
+import { formatFanout, runFanoutBench } from './fanout.js';
+import { formatAssumptions, formatModel, type Measured, SESSION_MEASURED } from './model.js';
 
-const sizeMiB = Number(process.env.BENCH_ARTIFACT_MIB ?? '300');
+const only = new Set((process.env.BENCH_ONLY ?? 'artifact,fanout,model,api').split(',').map((s) => s.trim()));
+const artifactMiB = Number(process.env.BENCH_ARTIFACT_MIB ?? '300');
+const repeat = Number(process.env.BENCH_REPEAT ?? '3');
+const fanoutMiB = Number(process.env.BENCH_FANOUT_MIB ?? '4096');
+const fanoutFiles = Number(process.env.BENCH_FANOUT_FILES ?? '20000');
 const requests = Number(process.env.BENCH_API_REQUESTS ?? '500');
+const measured: Measured = { ...SESSION_MEASURED };
 
-console.log(`## Artifact: ${sizeMiB} MiB of snapshot-like files\n`);
-console.log(formatTable(await runArtifactBench({ sizeMiB }), sizeMiB));
-console.log('\n## API on the embedded stack (Digest: two round trips per request)\n');
-console.log(formatApiTable(await runApiBench({ requests })));
-process.exit(0);
+if (only.has('artifact')) {
+  const out = await runArtifactBench({ sizeMiB: artifactMiB, repeat });
+  console.log(`## The range worker's pipeline against tar | pigz (${artifactMiB} MiB)\n`);
+  console.log(formatTable(out));
+  const rates = perCoreRates(out);
+  const one = rates.find((r) => r.cores === 1);
+  const two = rates.find((r) => r.cores === 2);
+  if (one) measured.gzipPerCoreMiBs1 = one.workerMiBs;
+  if (two) measured.gzipPerCoreMiBs2 = two.workerMiBs;
+  measured.hashWasmSha1MBs = out.hash.hashWasmSha1MBs;
+  measured.hashWasmSha256MBs = out.hash.hashWasmSha256MBs;
+  measured.planMembersPerSecond = out.plan.membersPerSecond;
+  const worker = out.results.find((r) => r.kind === 'worker');
+  if (worker) measured.compressionRatio = worker.outputBytes / out.inputBytes;
+}
+
+if (only.has('fanout')) {
+  const result = await runFanoutBench({ sizeMiB: fanoutMiB, files: fanoutFiles });
+  console.log(`\n## The fan-out build end to end on the embedded stack (${fanoutMiB} MiB, ${fanoutFiles} files)\n`);
+  console.log(formatFanout(result));
+  measured.compressionRatio = result.artifactBytes / (fanoutMiB * 1024 * 1024);
+  if (result.mismatches.length > 0 || !result.sha1Matches) process.exitCode = 1;
+}
+
+if (only.has('model')) {
+  console.log('\n## Model: a restore on AWS\n');
+  console.log(`Inputs: ${JSON.stringify(measured)}\n`);
+  console.log(formatModel(measured));
+  console.log('\nAssumptions:\n');
+  console.log(formatAssumptions());
+}
+
+if (only.has('api')) {
+  console.log('\n## API on the embedded stack (Digest: two round trips per request)\n');
+  console.log(formatApiTable(await runApiBench({ requests })));
+}
+process.exit(process.exitCode ?? 0);

@@ -369,7 +369,7 @@ export async function runWorker<T>(
 }
 
 /** Busy and total CPU time of the whole machine so far, in seconds (/proc/stat, USER_HZ = 100). */
-async function machineCpu(): Promise<{ busy: number; total: number }> {
+export async function machineCpu(): Promise<{ busy: number; total: number }> {
   const first = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
   const ticks = first.trim().split(/\s+/).slice(1, 9).map(Number);
   const total = ticks.reduce((sum, t) => sum + t, 0);

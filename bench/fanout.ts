@@ -5,6 +5,9 @@
  *
  *   npx tsx bench/fanout.ts [sizeMiB] [files]      (defaults: BENCH_FANOUT_MIB or 4096, BENCH_FANOUT_FILES or 20000)
  *
+ * Experiments (not the defaults): BENCH_FANOUT_RANGE_CONCURRENCY=n range builds at once in the stack,
+ * BENCH_STACK_NODE_OPTIONS="--max-old-space-size=…" for the stack's process.
+ *
  * The stack runs in a child process (startLocalStack with its default build settings: AWS's range sizing and
  * LOCAL_RANGE_CONCURRENCY range builds at once), so its peak RSS (VmHWM) is the service's alone: the files are
  * generated and uploaded from this process, one file in memory at a time. The child's VmHWM is reset once the
@@ -16,11 +19,12 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { createInterface } from 'node:readline';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { fileChunks, rng } from './artifact.js';
+import { fileChunks, machineCpu, rng } from './artifact.js';
 
 const execFileAsync = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -28,6 +32,16 @@ const SELF = fileURLToPath(import.meta.url);
 const TSX = import.meta.resolve('tsx');
 /** Marks the stack process's line with its address (its other output is task logs). */
 const STACK_LINE = 'bench-stack: ';
+/** The stack process's memory breakdown at its largest RSS so far. */
+const MEM_LINE = 'bench-mem: ';
+
+export interface MemoryBreakdown {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+}
 
 // ---------------------------------------------------------------------------
 // The snapshot's files
@@ -54,14 +68,14 @@ export function fanoutFiles(totalBytes: number, count: number): FileSpec[] {
   const weightSum = weights.reduce((sum, w) => sum + w, 0);
   const smallBytes = totalBytes * (1 - bigTotal);
   const sizes = weights.map((w) => Math.max(1, Math.floor((w / weightSum) * smallBytes)));
-  // Big files go at evenly spaced positions among the small ones.
-  const step = Math.floor(count / (bigShares.length + 1));
+  // Big files go at evenly spaced positions among the small ones, alternately even (text) and odd (random).
+  const step = 2 * Math.floor(count / (2 * (bigShares.length + 1)));
   bigShares.forEach((share, k) => {
-    sizes.splice((k + 1) * step, 0, Math.floor(totalBytes * share));
+    sizes.splice((k + 1) * step + (k % 2), 0, Math.floor(totalBytes * share));
   });
   // Exactly totalBytes: the remainder goes to the first big file (or the first file).
   const sum = sizes.reduce((a, b) => a + b, 0);
-  const fix = bigShares.length > 0 ? step : 0;
+  const fix = bigShares.length > 0 ? step : 0; // the first big file
   sizes[fix] = (sizes[fix] ?? 0) + totalBytes - sum;
   return sizes.map((size, i) => {
     const kind = i % 2 === 0 ? 'text' : 'random';
@@ -83,11 +97,34 @@ function fileBody(spec: FileSpec): Buffer {
 // ---------------------------------------------------------------------------
 // The stack's process
 
-async function stackMain(dataDir: string): Promise<void> {
+async function stackMain(dataDir: string, rangeConcurrency?: number): Promise<void> {
+  // The breakdown of the largest RSS seen (sampled here, so the parent can say what the peak was made of).
+  let peak = 0;
+  setInterval(() => {
+    const m = process.memoryUsage();
+    if (m.rss <= peak) return;
+    peak = m.rss;
+    const mib = (n: number) => Math.round(n / MiB);
+    const sample = {
+      rss: mib(m.rss),
+      heapUsed: mib(m.heapUsed),
+      heapTotal: mib(m.heapTotal),
+      external: mib(m.external),
+      arrayBuffers: mib(m.arrayBuffers),
+    };
+    process.stdout.write(`${MEM_LINE}${JSON.stringify(sample)}\n`);
+  }, 100).unref();
+  // "reset" on stdin starts the peak over (the parent does so once the snapshot is registered).
+  createInterface({ input: process.stdin }).on('line', (text) => {
+    if (text === 'reset') peak = 0;
+  });
   const { startLocalStack } = await import('../local/stack.js');
-  const stack = await startLocalStack({ dataDir, port: 0 });
+  const stack = await startLocalStack({
+    dataDir,
+    port: 0,
+    ...(rangeConcurrency !== undefined && { build: { rangeConcurrency } }),
+  });
   process.stdout.write(`${STACK_LINE}${JSON.stringify({ baseUrl: stack.baseUrl, env: stack.env })}\n`);
-  process.stdin.resume();
   process.stdin.on('end', () => {
     void stack.stop().finally(() => process.exit(0));
   });
@@ -97,10 +134,26 @@ interface StackChild {
   child: ChildProcess;
   baseUrl: string;
   env: Record<string, string>;
+  /** The latest breakdown the child reported (at its largest RSS so far), with the phase the parent was in. */
+  peak: { sample?: MemoryBreakdown; phase: string };
+  phase: string;
 }
 
-async function startStackChild(dataDir: string): Promise<StackChild> {
-  const child = spawn(process.execPath, ['--import', TSX, SELF, '--stack', dataDir], {
+async function startStackChild(
+  dataDir: string,
+  nodeOptions: string[],
+  rangeConcurrency: number | undefined,
+): Promise<StackChild> {
+  const args = [
+    ...nodeOptions,
+    '--import',
+    TSX,
+    SELF,
+    '--stack',
+    dataDir,
+    ...(rangeConcurrency ? [String(rangeConcurrency)] : []),
+  ];
+  const child = spawn(process.execPath, args, {
     stdio: ['pipe', 'pipe', 'inherit'],
     // Task logs would drown the output; the functions log through Powertools.
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'WARN' },
@@ -116,9 +169,14 @@ async function startStackChild(dataDir: string): Promise<StackChild> {
       if (newline >= 0) resolve(buffered.slice(start + STACK_LINE.length, newline));
     });
   });
-  child.stdout?.resume();
   const { baseUrl, env } = JSON.parse(line) as { baseUrl: string; env: Record<string, string> };
-  return { child, baseUrl, env };
+  const stack: StackChild = { child, baseUrl, env, peak: { phase: 'start' }, phase: 'start' };
+  createInterface({ input: child.stdout as Readable }).on('line', (text) => {
+    if (text.startsWith(MEM_LINE)) {
+      stack.peak = { sample: JSON.parse(text.slice(MEM_LINE.length)) as MemoryBreakdown, phase: stack.phase };
+    }
+  });
+  return stack;
 }
 
 async function stopStackChild(stack: StackChild): Promise<void> {
@@ -134,6 +192,13 @@ async function memoryOf(pid: number): Promise<{ hwm: number; rss: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
   return { hwm: kib('VmHWM') / 1024, rss: kib('VmRSS') / 1024 };
+}
+
+/** CPU-seconds (user + system) a process has used (/proc/<pid>/stat, USER_HZ = 100). */
+async function cpuOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Resets the process's VmHWM to its current RSS (Linux: `5` into clear_refs). */
@@ -160,8 +225,16 @@ export interface FanoutResult {
   finishedStatus: string;
   /** Stack process VmHWM from the job's creation to the end (build, assembly, hash, download); undefined when the reset failed. */
   restorePeakRssMiB: number;
-  /** Largest VmRSS sampled, and the phase it was seen in. */
-  peakSample: { rssMiB: number; phase: string };
+  /** CPU-seconds of the stack's process from the POST to the SHA-1. */
+  stackCpuSeconds: number;
+  /** CPU-seconds other processes of the (shared) machine used meanwhile (the download and tar ran in this one). */
+  otherCpuSeconds: number;
+  /** The stack's memory at its largest RSS after registering (sampled in it every 100 ms), and the phase. */
+  peakSample: { sample?: MemoryBreakdown; phase: string };
+  /** Node options the stack's process ran with (BENCH_STACK_NODE_OPTIONS). */
+  nodeOptions: string[];
+  /** Range builds at once, when not the stack's default. */
+  rangeConcurrency?: number;
   artifactBytes: number;
   downloadSeconds: number;
   sha1: string;
@@ -188,6 +261,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function runFanoutBench(opts: {
   sizeMiB: number;
   files: number;
+  /** Range builds at once in the stack (default: the stack's, LOCAL_RANGE_CONCURRENCY). */
+  rangeConcurrency?: number;
   log?: (line: string) => void;
 }): Promise<FanoutResult> {
   const log = opts.log ?? ((line: string) => console.error(line));
@@ -208,18 +283,10 @@ export async function runFanoutBench(opts: {
     `fan-out: ${opts.sizeMiB} MiB in ${specs.length} files (${((100 * textBytes) / totalBytes).toFixed(0)}% text, largest ${(largestFileBytes / MiB).toFixed(0)} MiB); ${(free / 1024 ** 3).toFixed(0)} GiB free in ${root}`,
   );
 
-  const stack = await startStackChild(join(root, 'stack'));
+  const nodeOptions = (process.env.BENCH_STACK_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+  const stack = await startStackChild(join(root, 'stack'), nodeOptions, opts.rangeConcurrency);
   const pid = stack.child.pid as number;
-  let phase = 'register';
-  let peakSample = { rssMiB: 0, phase };
-  const sampler = setInterval(() => {
-    memoryOf(pid).then(
-      (m) => {
-        if (m.rss > peakSample.rssMiB) peakSample = { rssMiB: m.rss, phase };
-      },
-      () => {},
-    );
-  }, 250);
+  stack.phase = 'register';
   try {
     // CatalogAdmin and the SDK find the stack's services through these, as the functions do.
     Object.assign(process.env, stack.env);
@@ -262,6 +329,7 @@ export async function runFanoutBench(opts: {
     const registerSeconds = (performance.now() - registerStarted) / 1000;
     const registerPeakRssMiB = (await memoryOf(pid)).hwm;
     const peakResetWorked = await resetPeak(pid);
+    stack.child.stdin?.write('reset\n');
     log(`registered in ${registerSeconds.toFixed(1)} s; stack peak RSS so far ${registerPeakRssMiB.toFixed(0)} MiB`);
 
     const client = new GoDigestClient(stack.baseUrl, 'benchkey', 'bench-private');
@@ -272,7 +340,8 @@ export async function runFanoutBench(opts: {
       return response.json() as JobView;
     };
 
-    phase = 'build';
+    stack.phase = 'build (POST to READY)';
+    const cpuBefore = { machine: await machineCpu(), stack: await cpuOf(pid), self: process.cpuUsage() };
     const created = await client.request('POST', jobsPath, {
       snapshotId: snapshot.id,
       delivery: { methodName: 'HTTP', expirationHours: 2, maxDownloads: 1 },
@@ -303,7 +372,7 @@ export async function runFanoutBench(opts: {
     log(`READY after ${readySeconds.toFixed(1)} s; downloading ...`);
 
     // Download at once (as a client does), while the SHA-1 chain runs; hashes appear once both happened.
-    phase = 'hash + download';
+    stack.phase = 'SHA-1 chain and download';
     const artifactPath = join(root, 'artifact.tar.gz');
     const downloadStarted = performance.now();
     const redirect = await fetch(job.delivery.url, { redirect: 'manual' });
@@ -353,9 +422,16 @@ export async function runFanoutBench(opts: {
       `SHA-1 after ${sha1Seconds.toFixed(1)} s: ${sha1} (${sha1 === localSha1 ? 'matches' : 'DIFFERS from'} the download)`,
     );
     const restorePeakRssMiB = (await memoryOf(pid)).hwm;
+    const machineAfter = await machineCpu();
+    const stackCpuSeconds = (await cpuOf(pid)) - cpuBefore.stack;
+    const self = process.cpuUsage(cpuBefore.self);
+    const otherCpuSeconds = Math.max(
+      0,
+      machineAfter.busy - cpuBefore.machine.busy - stackCpuSeconds - (self.user + self.system) / 1e6,
+    );
 
     // Extract and compare every file.
-    phase = 'verify';
+    stack.phase = 'after the SHA-1';
     const extractDir = join(root, 'extract');
     await mkdir(extractDir);
     const extractStarted = performance.now();
@@ -390,7 +466,11 @@ export async function runFanoutBench(opts: {
       sha1Seconds,
       finishedStatus: job.statusName,
       restorePeakRssMiB,
-      peakSample,
+      stackCpuSeconds,
+      otherCpuSeconds,
+      peakSample: stack.peak,
+      nodeOptions,
+      ...(opts.rangeConcurrency !== undefined && { rangeConcurrency: opts.rangeConcurrency }),
       artifactBytes,
       downloadSeconds,
       sha1,
@@ -402,7 +482,6 @@ export async function runFanoutBench(opts: {
       peakResetWorked,
     };
   } finally {
-    clearInterval(sampler);
     await stopStackChild(stack).catch(() => {});
     await rm(root, { recursive: true, force: true });
   }
@@ -418,11 +497,17 @@ async function walk(dir: string): Promise<string[]> {
   return out;
 }
 
+function describePeak(peak: FanoutResult['peakSample']): string {
+  const m = peak.sample;
+  if (m === undefined) return 'no sample';
+  return `RSS ${m.rss} MiB during the ${peak.phase}: V8 heap ${m.heapUsed} MiB used of ${m.heapTotal} MiB, Buffers (ArrayBuffers) ${m.arrayBuffers} MiB, other external ${m.external - m.arrayBuffers} MiB, the rest (code, stacks, native allocations, freed but not returned) ${m.rss - m.heapTotal - m.external} MiB`;
+}
+
 export function formatFanout(r: FanoutResult): string {
   const mib = (bytes: number) => `${(bytes / MiB).toFixed(0)} MiB`;
   const build = r.progress.filter((p) => p.bytesDone > 0);
   const lines = [
-    `Snapshot: ${r.sizeMiB} MiB in ${r.files.toLocaleString('en-US')} files (${((100 * r.textBytes) / (r.sizeMiB * MiB)).toFixed(0)}% JSON-ish text, the rest random; largest file ${mib(r.largestFileBytes)}), default build settings (AWS's range sizing, LOCAL_RANGE_CONCURRENCY range builds at once), stack in its own process`,
+    `Snapshot: ${r.sizeMiB} MiB in ${r.files.toLocaleString('en-US')} files (${((100 * r.textBytes) / (r.sizeMiB * MiB)).toFixed(0)}% JSON-ish text, the rest random; largest file ${mib(r.largestFileBytes)}), ${r.rangeConcurrency === undefined ? "default build settings (AWS's range sizing, LOCAL_RANGE_CONCURRENCY range builds at once)" : `AWS's range sizing, ${r.rangeConcurrency} range build(s) at once (not the default)`}, stack in its own process${r.nodeOptions.length > 0 ? ` (node ${r.nodeOptions.join(' ')})` : ''}`,
     '',
     '| measure | value |',
     '| --- | --- |',
@@ -433,9 +518,10 @@ export function formatFanout(r: FanoutResult): string {
     `| SHA-1 in the job view vs the downloaded bytes | ${r.sha1Matches ? 'same' : 'DIFFERENT'} |`,
     `| \`tar -xzf\`, every file compared (SHA-256) | ${r.extractSeconds.toFixed(1)} s; ${r.filesCompared.toLocaleString('en-US')} files, ${r.mismatches.length === 0 ? 'all identical' : `${r.mismatches.length} differ: ${r.mismatches.slice(0, 5).join(', ')}`} |`,
     `| job status at the end | ${r.finishedStatus} |`,
+    `| CPU of the stack's process, POST → SHA-1 | ${r.stackCpuSeconds.toFixed(0)} CPU-s (${(r.stackCpuSeconds / r.sha1Seconds).toFixed(2)} cores on average); other processes of the machine meanwhile: ${r.otherCpuSeconds.toFixed(0)} CPU-s |`,
     `| stack process peak RSS (VmHWM) while registering | ${r.registerPeakRssMiB.toFixed(0)} MiB |`,
     `| stack process peak RSS (VmHWM) from POST to the SHA-1 | ${r.peakResetWorked ? `${r.restorePeakRssMiB.toFixed(0)} MiB` : `${r.restorePeakRssMiB.toFixed(0)} MiB (VmHWM reset failed: includes registering)`} |`,
-    `| largest RSS sampled (every 250 ms) | ${r.peakSample.rssMiB.toFixed(0)} MiB, while ${r.peakSample.phase} |`,
+    `| what the largest RSS was made of (sampled in the stack every 100 ms) | ${describePeak(r.peakSample)} |`,
   ];
   if (build.length > 1) {
     const first = build[0] as FanoutResult['progress'][number];
@@ -450,11 +536,16 @@ export function formatFanout(r: FanoutResult): string {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);
   if (args[0] === '--stack') {
-    await stackMain(args[1] ?? '');
+    await stackMain(args[1] ?? '', args[2] === undefined ? undefined : Number(args[2]));
   } else {
     const sizeMiB = Number(args[0] ?? process.env.BENCH_FANOUT_MIB ?? 4096);
     const files = Number(args[1] ?? process.env.BENCH_FANOUT_FILES ?? 20_000);
-    const result = await runFanoutBench({ sizeMiB, files });
+    const concurrency = process.env.BENCH_FANOUT_RANGE_CONCURRENCY;
+    const result = await runFanoutBench({
+      sizeMiB,
+      files,
+      ...(concurrency !== undefined && { rangeConcurrency: Number(concurrency) }),
+    });
     console.log(formatFanout(result));
     process.exit(result.mismatches.length === 0 && result.sha1Matches ? 0 : 1);
   }

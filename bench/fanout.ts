@@ -34,6 +34,14 @@ const TSX = import.meta.resolve('tsx');
 const STACK_LINE = 'bench-stack: ';
 /** The stack process's memory breakdown at its largest RSS so far. */
 const MEM_LINE = 'bench-mem: ';
+/** A state machine task that ended: its function (and step) and its span, ms since the epoch. */
+const TASK_LINE = 'bench-task: ';
+
+export interface TaskSpan {
+  name: string;
+  start: number;
+  end: number;
+}
 
 export interface MemoryBreakdown {
   rss: number;
@@ -41,6 +49,8 @@ export interface MemoryBreakdown {
   heapTotal: number;
   external: number;
   arrayBuffers: number;
+  /** State machine tasks running at that moment. */
+  tasks: string[];
 }
 
 // ---------------------------------------------------------------------------
@@ -98,6 +108,22 @@ function fileBody(spec: FileSpec): Buffer {
 // The stack's process
 
 async function stackMain(dataDir: string, rangeConcurrency?: number): Promise<void> {
+  // State machine tasks running now, and each one's span once it ends (the parent builds the timeline).
+  const running = new Map<number, string>();
+  let taskIds = 0;
+  const taskHook = async (functionName: string, payload: unknown, invoke: () => Promise<unknown>) => {
+    const step = (payload as { step?: string }).step;
+    const name = step === undefined ? functionName : `${functionName} ${step}`;
+    const id = taskIds++;
+    const start = Date.now();
+    running.set(id, name);
+    try {
+      return await invoke();
+    } finally {
+      running.delete(id);
+      process.stdout.write(`${TASK_LINE}${JSON.stringify({ name, start, end: Date.now() })}\n`);
+    }
+  };
   // The breakdown of the largest RSS seen (sampled here, so the parent can say what the peak was made of).
   let peak = 0;
   setInterval(() => {
@@ -111,6 +137,7 @@ async function stackMain(dataDir: string, rangeConcurrency?: number): Promise<vo
       heapTotal: mib(m.heapTotal),
       external: mib(m.external),
       arrayBuffers: mib(m.arrayBuffers),
+      tasks: [...running.values()].sort(),
     };
     process.stdout.write(`${MEM_LINE}${JSON.stringify(sample)}\n`);
   }, 100).unref();
@@ -122,6 +149,7 @@ async function stackMain(dataDir: string, rangeConcurrency?: number): Promise<vo
   const stack = await startLocalStack({
     dataDir,
     port: 0,
+    taskHook,
     ...(rangeConcurrency !== undefined && { build: { rangeConcurrency } }),
   });
   process.stdout.write(`${STACK_LINE}${JSON.stringify({ baseUrl: stack.baseUrl, env: stack.env })}\n`);
@@ -137,6 +165,7 @@ interface StackChild {
   /** The latest breakdown the child reported (at its largest RSS so far), with the phase the parent was in. */
   peak: { sample?: MemoryBreakdown; phase: string };
   phase: string;
+  tasks: TaskSpan[];
 }
 
 async function startStackChild(
@@ -170,8 +199,9 @@ async function startStackChild(
     });
   });
   const { baseUrl, env } = JSON.parse(line) as { baseUrl: string; env: Record<string, string> };
-  const stack: StackChild = { child, baseUrl, env, peak: { phase: 'start' }, phase: 'start' };
+  const stack: StackChild = { child, baseUrl, env, peak: { phase: 'start' }, phase: 'start', tasks: [] };
   createInterface({ input: child.stdout as Readable }).on('line', (text) => {
+    if (text.startsWith(TASK_LINE)) stack.tasks.push(JSON.parse(text.slice(TASK_LINE.length)) as TaskSpan);
     if (text.startsWith(MEM_LINE)) {
       stack.peak = { sample: JSON.parse(text.slice(MEM_LINE.length)) as MemoryBreakdown, phase: stack.phase };
     }
@@ -231,6 +261,8 @@ export interface FanoutResult {
   otherCpuSeconds: number;
   /** The stack's memory at its largest RSS after registering (sampled in it every 100 ms), and the phase. */
   peakSample: { sample?: MemoryBreakdown; phase: string };
+  /** Per task kind (function and step): count, first start and last end, seconds after the POST. */
+  timeline: { name: string; count: number; from: number; to: number; busySeconds: number }[];
   /** Node options the stack's process ran with (BENCH_STACK_NODE_OPTIONS). */
   nodeOptions: string[];
   /** Range builds at once, when not the stack's default. */
@@ -347,6 +379,7 @@ export async function runFanoutBench(opts: {
       delivery: { methodName: 'HTTP', expirationHours: 2, maxDownloads: 1 },
     });
     const t0 = performance.now();
+    const t0Epoch = Date.now();
     const since = () => (performance.now() - t0) / 1000;
     if (created.status !== 200) throw new Error(`POST restoreJobs: HTTP ${created.status} ${created.text}`);
     const jobId = (created.json() as { results: JobView[] }).results[0]?.id ?? '';
@@ -469,6 +502,7 @@ export async function runFanoutBench(opts: {
       stackCpuSeconds,
       otherCpuSeconds,
       peakSample: stack.peak,
+      timeline: timelineOf(stack.tasks, t0Epoch),
       nodeOptions,
       ...(opts.rangeConcurrency !== undefined && { rangeConcurrency: opts.rangeConcurrency }),
       artifactBytes,
@@ -497,10 +531,29 @@ async function walk(dir: string): Promise<string[]> {
   return out;
 }
 
+function timelineOf(tasks: readonly TaskSpan[], t0: number): FanoutResult['timeline'] {
+  const byName = new Map<string, FanoutResult['timeline'][number]>();
+  for (const task of tasks) {
+    if (task.end < t0) continue;
+    const from = (task.start - t0) / 1000;
+    const to = (task.end - t0) / 1000;
+    const entry = byName.get(task.name) ?? { name: task.name, count: 0, from, to, busySeconds: 0 };
+    entry.count++;
+    entry.from = Math.min(entry.from, from);
+    entry.to = Math.max(entry.to, to);
+    entry.busySeconds += to - from;
+    byName.set(task.name, entry);
+  }
+  return [...byName.values()].sort((a, b) => a.from - b.from);
+}
+
 function describePeak(peak: FanoutResult['peakSample']): string {
   const m = peak.sample;
   if (m === undefined) return 'no sample';
-  return `RSS ${m.rss} MiB during the ${peak.phase}: V8 heap ${m.heapUsed} MiB used of ${m.heapTotal} MiB, Buffers (ArrayBuffers) ${m.arrayBuffers} MiB, other external ${m.external - m.arrayBuffers} MiB, the rest (code, stacks, native allocations, freed but not returned) ${m.rss - m.heapTotal - m.external} MiB`;
+  const tasks = new Map<string, number>();
+  for (const task of m.tasks ?? []) tasks.set(task, (tasks.get(task) ?? 0) + 1);
+  const running = [...tasks.entries()].map(([name, n]) => `${n} × ${name}`).join(', ') || 'none';
+  return `RSS ${m.rss} MiB during the ${peak.phase}, tasks running: ${running}; V8 heap ${m.heapUsed} MiB used of ${m.heapTotal} MiB, Buffers (ArrayBuffers) ${m.arrayBuffers} MiB, other external ${m.external - m.arrayBuffers} MiB, the rest (code, stacks, native allocations, freed but not returned) ${m.rss - m.heapTotal - m.external} MiB`;
 }
 
 export function formatFanout(r: FanoutResult): string {
@@ -528,6 +581,19 @@ export function formatFanout(r: FanoutResult): string {
     const last = build[build.length - 1] as FanoutResult['progress'][number];
     lines.push(
       `| build progress (job view) | first range counted at ${first.seconds.toFixed(0)} s, all ${mib(last.bytesTotal)} at ${last.seconds.toFixed(0)} s |`,
+    );
+  }
+  if (r.timeline.length > 0) {
+    lines.push(
+      '',
+      "State machine tasks after the POST (seconds since the POST; busy = the tasks' durations added up):",
+      '',
+      '| task | invocations | first start | last end | busy |',
+      '| --- | --- | --- | --- | --- |',
+      ...r.timeline.map(
+        (t) =>
+          `| ${t.name} | ${t.count} | ${t.from.toFixed(1)} s | ${t.to.toFixed(1)} s | ${t.busySeconds.toFixed(1)} s |`,
+      ),
     );
   }
   return lines.join('\n');

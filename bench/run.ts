@@ -12,7 +12,7 @@
  * was not measured).
  */
 import { formatApiTable, runApiBench } from './api.js';
-import { formatTable, perCoreRates, runArtifactBench } from './artifact.js';
+import { formatTable, machineCpu, perCoreRates, runArtifactBench, waitForQuiet } from './artifact.js';
 import { formatFanout, runFanoutBench } from './fanout.js';
 import { formatAssumptions, formatModel, type Measured, SESSION_MEASURED } from './model.js';
 
@@ -57,7 +57,13 @@ if (only.has('model')) {
 }
 
 if (only.has('api')) {
+  await waitForQuiet((line) => console.error(line));
+  const before = { machine: await machineCpu(), self: process.cpuUsage() };
+  const rows = await runApiBench({ requests });
+  const self = process.cpuUsage(before.self);
+  const others = (await machineCpu()).busy - before.machine.busy - (self.user + self.system) / 1e6;
   console.log('\n## API on the embedded stack (Digest: two round trips per request)\n');
-  console.log(formatApiTable(await runApiBench({ requests })));
+  console.log(formatApiTable(rows));
+  console.log(`\nOther processes of the machine used ${Math.max(0, others).toFixed(1)} CPU-s meanwhile.`);
 }
 process.exit(process.exitCode ?? 0);

@@ -700,7 +700,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       sha256: !args.includes('--no-sha256'),
       sweep: args.includes('--sweep'),
       ...(cores !== undefined && { cores }),
-      ...(args.includes('--cpu-prof') && { cpuProfDir: join(process.cwd(), 'bench-profiles') }),
+      ...(args.includes('--cpu-prof') && { cpuProfDir: join(tmpdir(), 'restore-jobs-bench-profiles') }),
     });
     console.log(formatTable(out));
   }

@@ -136,12 +136,12 @@ export interface Measured {
 
 /** Measured in this session (2026-11-30, 2 cores; docs/benchmarks.md): the defaults when run on its own. */
 export const SESSION_MEASURED: Measured = {
-  gzipPerCoreMiBs1: 58.4,
-  gzipPerCoreMiBs2: 51.0,
-  hashWasmSha1MBs: 730,
-  hashWasmSha256MBs: 302,
-  planMembersPerSecond: 124_596,
-  compressionRatio: 0.57,
+  gzipPerCoreMiBs1: 58.8,
+  gzipPerCoreMiBs2: 52.5,
+  hashWasmSha1MBs: 684,
+  hashWasmSha256MBs: 323,
+  planMembersPerSecond: 124_721,
+  compressionRatio: 0.5728,
 };
 
 /**
@@ -449,7 +449,7 @@ export function formatModel(m: Measured, a: Assumptions = ASSUMPTIONS): string {
   const one = rows.find((r) => r.label === '1 TB') as ModelRow;
   const lines: string[] = [];
   lines.push(
-    `Worker (10,240 MB, 6 vCPUs): ${m.gzipPerCoreMiBs1.toFixed(1)} MiB/s per core measured here × ${((PLATFORM_SCALING[1] as number) / (PLATFORM_SCALING[6] as number)).toFixed(2)} (PLATFORM.md's 6-core speedup of the same pipeline) = ${workerRate(m, a, design).toFixed(0)} MB/s of tar input per range worker.`,
+    `Worker (10,240 MB, 6 vCPUs): ${m.gzipPerCoreMiBs1.toFixed(1)} MiB/s per core measured here × ${((PLATFORM_SCALING[1] as number) / (PLATFORM_SCALING[6] as number)).toFixed(2)} (PLATFORM.md's 6-core speedup of the same ParallelGzip, 22.2 s / 4.53 s) = ${workerRate(m, a, design).toFixed(0)} MB/s of tar input per range worker.`,
     '',
     '| snapshot | ranges × size | waves (÷ 40) | range worker | build | verify chains (beside the build) | artifact (parts) | assembly | plan + steps | **READY** | SHA-1 chain | **SHA-1** | invocations (longest) | transitions / history events | $ per restore | $ per TB |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

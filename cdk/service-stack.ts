@@ -170,8 +170,9 @@ export class ServiceStack extends Stack {
       environment: {
         // zlib's async gzip runs on libuv's threadpool, 4 threads by default, which would leave 2 of the 6 vCPUs
         // idle (PLATFORM.md: 6 cores, default pool 5.7 s, 8 threads 4.5 s). The pool starts before any handler
-        // code runs, so only the function's environment can size it: vCPUs + 2.
-        UV_THREADPOOL_SIZE: '8',
+        // code runs, so only the function's environment can size it: ParallelGzip runs vCPUs + 1 jobs (one queued
+        // so no core waits on the main thread), plus room for fs and DNS work: vCPUs + 3.
+        UV_THREADPOOL_SIZE: '9',
       },
     })
       // Counts its range into the job's progress (UpdateItem on JOB# items) and publishes a progress event each

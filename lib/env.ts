@@ -26,8 +26,12 @@ export const ENV = {
   buildCountBatchBytes: 'BUILD_COUNT_BATCH_BYTES',
   /** Optional: bytes one hash-chain link hashes at most before handing its state on. */
   buildHashLinkBytes: 'BUILD_HASH_LINK_BYTES',
-  /** Optional: gzip jobs at once in a range build (default: the vCPUs the function has). */
+  /** Optional: gzip jobs at once in a range build (default: the vCPUs the function has, plus one). */
   buildGzipConcurrency: 'BUILD_GZIP_CONCURRENCY',
+  /** Optional: bytes a range build reads ahead. */
+  buildReadWindowBytes: 'BUILD_READ_WINDOW_BYTES',
+  /** Optional: reads a hash-chain link keeps in flight. */
+  buildHashReadAhead: 'BUILD_HASH_READ_AHEAD',
 } as const;
 
 /** A positive integer from an optional variable (undefined when unset). */

@@ -49,8 +49,14 @@ export interface LocalStackOptions {
   taskHook?: TaskHook;
 }
 
-/** Range builds running at once on one machine: two keep both cores busy with flat memory. */
-export const LOCAL_RANGE_CONCURRENCY = 2;
+/**
+ * On one machine every build step shares this process: one range build at a time (it already gzips on every
+ * core), a 16 MiB read window instead of a Lambda's 64 MiB, and hash chains reading two chunks ahead keep a 4 GiB
+ * restore's peak RSS under 512 MB (docs/benchmarks.md).
+ */
+export const LOCAL_RANGE_CONCURRENCY = 1;
+const LOCAL_READ_WINDOW_BYTES = 16 * 1024 * 1024;
+const LOCAL_HASH_READ_AHEAD = 2;
 
 /** What an S3 client outside the stack needs to reach its S3 (path-style; demo.json gives it to users). */
 export interface LocalS3Access {
@@ -131,6 +137,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       [ENV.eventBusName]: LOCAL_RESOURCES.eventBusName,
       [ENV.secretArn]: LOCAL_RESOURCES.secretArn,
       [ENV.s3ForcePathStyle]: 'true',
+      [ENV.buildReadWindowBytes]: String(LOCAL_READ_WINDOW_BYTES),
+      [ENV.buildHashReadAhead]: String(LOCAL_HASH_READ_AHEAD),
       ...(opts.build?.rangeBytes !== undefined && { [ENV.buildRangeBytes]: String(opts.build.rangeBytes) }),
       ...(opts.build?.countBatchBytes !== undefined && {
         [ENV.buildCountBatchBytes]: String(opts.build.countBatchBytes),

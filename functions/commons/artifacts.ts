@@ -34,7 +34,11 @@ export const buildTuning = /* @__PURE__ */ once((): BuildTuning => {
   const countBatchBytes = optionalIntEnv(ENV.buildCountBatchBytes);
   const hashLinkBytes = optionalIntEnv(ENV.buildHashLinkBytes);
   const concurrency = optionalIntEnv(ENV.buildGzipConcurrency);
+  const readWindowBytes = optionalIntEnv(ENV.buildReadWindowBytes);
+  const hashReadAhead = optionalIntEnv(ENV.buildHashReadAhead);
   return {
+    ...(readWindowBytes !== undefined && { readWindowBytes }),
+    ...(hashReadAhead !== undefined && { hashReadAhead }),
     ...(rangeBytes !== undefined && { rangeBytes }),
     ...(countBatchBytes !== undefined && { countBatchBytes }),
     ...(hashLinkBytes !== undefined && { hashLinkBytes }),

@@ -8,11 +8,10 @@
  * only the top-level elements are walked to find `ts` (bson's `onDemand.parseToElements`, no value decoding),
  * and the raw bytes are copied to the output as they are (never re-serialized).
  */
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { onDemand } from 'bson';
 import type { BsonTimestamp } from '../domain/catalog.js';
 import { compareOptimes, MAX_INCREMENT, type Optime, toOptime } from '../domain/optime.js';
-import type { TarGzEntry } from './tar-gz.js';
 
 /** MongoDB's BSONObjMaxInternalSize: 16 MiB user documents plus 16 KiB of room for the oplog's own fields. */
 export const MAX_OPLOG_DOCUMENT_BYTES = 16 * 1024 * 1024 + 16 * 1024;
@@ -217,70 +216,6 @@ export async function* filterOplog(
       if (compareOptimes(doc.ts, range.after) > 0) yield doc;
     }
   }
-}
-
-export interface OplogTarEntry extends TarGzEntry {
-  /** How many oplog entries the entry holds. */
-  entries: number;
-}
-
-/** Documents are passed on in batches of about this many bytes (fewer, larger chunks through tar and gzip). */
-const BATCH_BYTES = 64 * 1024;
-
-/**
- * A tar entry holding the oplog entries in range, in `mongodump --oplog`'s `oplog.bson` format.
- *
- * Two passes over the slices rather than a spool file in os.tmpdir(): tar writes each entry's size in its header
- * before the content, so the size must be known first. The first pass (here) only counts; `open()` streams the
- * second. Slices are immutable objects, so both passes see the same bytes, and re-reading them costs GETs and
- * transfer time but no disk: Lambda's /tmp is 512 MiB by default (and at most 10 GiB), shared with everything
- * else the function does, and an oplog window can be larger; nothing is left behind on a crash or timeout
- * either. The first pass also validates the whole range before anything is uploaded. The second pass is
- * checked against the first (the tar writer fails on a size mismatch; the count is checked here).
- */
-export async function oplogTarEntry(args: {
-  /** Iterated once per pass; each slice is opened when its turn comes. */
-  slices: readonly OplogSliceSource[];
-  after: Optime;
-  upTo: Optime;
-  name?: string;
-  mtime?: Date;
-}): Promise<OplogTarEntry> {
-  const range = { after: args.after, upTo: args.upTo };
-  let size = 0;
-  let entries = 0;
-  for await (const doc of filterOplog(args.slices, range)) {
-    size += doc.raw.length;
-    entries++;
-  }
-  const name = args.name ?? 'oplog.bson';
-  return {
-    name,
-    size,
-    entries,
-    ...(args.mtime ? { mtime: args.mtime } : {}),
-    open: async () => Readable.from(batches(filterOplog(args.slices, range), entries, name), { objectMode: false }),
-  };
-}
-
-async function* batches(docs: AsyncIterable<OplogDocument>, expected: number, name: string): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  let count = 0;
-  for await (const { raw } of docs) {
-    count++;
-    pending.push(raw);
-    pendingBytes += raw.length;
-    if (pendingBytes >= BATCH_BYTES) {
-      yield Buffer.concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-    }
-  }
-  if (count !== expected) {
-    throw new Error(`${name}: the oplog changed between passes (${expected} entries counted, ${count} read)`);
-  }
-  if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
 }
 
 /**

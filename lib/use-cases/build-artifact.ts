@@ -50,6 +50,10 @@ export interface BuildTuning {
   /** Bytes a hash-chain link reads at most before handing its state on (besides its time budget). */
   readonly hashLinkBytes?: number;
   readonly gzip?: ParallelGzipOptions;
+  /** Bytes a range build reads ahead (default 64 MiB: a Lambda has 10 GB; one machine running all shrinks it). */
+  readonly readWindowBytes?: number;
+  /** 8 MiB reads a hash-chain link keeps in flight (default 8). */
+  readonly hashReadAhead?: number;
 }
 
 /** Where the artifact goes in the restore bucket. */
@@ -318,7 +322,12 @@ export async function buildRange(
   if (range === undefined) throw new PermanentError(`Range ${input.range} is not in the plan.`);
   try {
     const pieces = rangePieces(deps.work.readLayout(input.jobId, range.line), range, plan.mtime);
-    const tar = Readable.from(rangeBytes(pieces, deps.work.sources), { objectMode: false });
+    const tar = Readable.from(
+      rangeBytes(pieces, deps.work.sources, {
+        ...(tuning.readWindowBytes !== undefined && { windowBytes: tuning.readWindowBytes }),
+      }),
+      { objectMode: false },
+    );
     const gzip = new ParallelGzip(tuning.gzip);
     tar.on('error', (error) => gzip.destroy(error));
     const sizeBytes = await deps.work.putRange(input.jobId, input.range, tar.pipe(gzip), range.end - range.start);
@@ -417,8 +426,9 @@ async function hashStretch(
   const stopAt = Math.min(size, hash.position + (tuning.hashLinkBytes ?? Number.MAX_SAFE_INTEGER));
   const window: Promise<Buffer>[] = [];
   let next = hash.position;
+  const readAhead = tuning.hashReadAhead ?? HASH_READ_AHEAD;
   const refill = () => {
-    while (window.length < HASH_READ_AHEAD && next < stopAt) {
+    while (window.length < readAhead && next < stopAt) {
       const to = Math.min(stopAt, next + HASH_CHUNK_BYTES);
       const read_ = read(next, to);
       read_.catch(() => {});

@@ -54,7 +54,7 @@ describe('the whole app', () => {
       expect(readFileSync(bundle, 'utf8')).toMatch(/^import \{ createRequire as __restoreJobsCreateRequire \}/);
       expect(existsSync(`${bundle}.map`)).toBe(true);
     }
-    // Importing runs every bundle's module scope (SDK clients, middy, zod, tar-stream, bundled CommonJS behind
+    // Importing runs every bundle's module scope (SDK clients, middy, zod, bundled CommonJS behind
     // the require shim) in a fresh Node, as Lambda's ESM loader would. Handlers create adapters lazily, so no
     // environment or network is needed.
     const script =

@@ -192,7 +192,7 @@ describe('functions', () => {
     'build-artifact-range': {
       ...base,
       // zlib's async gzip runs on libuv's threadpool, sized before any handler code runs: 6 vCPUs + 2.
-      UV_THREADPOOL_SIZE: '8',
+      UV_THREADPOOL_SIZE: '9',
       TABLE_NAME: tableName,
       SNAPSHOT_BUCKET: snapshotBucket,
       RESTORE_BUCKET: restoreBucket,
@@ -251,11 +251,11 @@ describe('functions', () => {
     });
   });
 
-  it('gives build-artifact-range Lambda’s maximum memory (6 vCPUs), 15 minutes and 8 libuv threads', () => {
+  it('gives build-artifact-range Lambda’s maximum memory (6 vCPUs), 15 minutes and 9 libuv threads (vCPUs + 3)', () => {
     const props = propsOf(functionId('build-artifact-range'));
     expect(props.MemorySize).toBe(10240);
     expect(props.Timeout).toBe(900);
-    expect((props.Environment as { Variables: Record<string, unknown> }).Variables.UV_THREADPOOL_SIZE).toBe('8');
+    expect((props.Environment as { Variables: Record<string, unknown> }).Variables.UV_THREADPOOL_SIZE).toBe('9');
   });
 
   it('gives ingest-manifest a minute and 1 GB for file lists of up to 1,000,000 lines', () => {

@@ -340,7 +340,8 @@ export class S3ArtifactWork implements ArtifactWork {
       const res = await this.s3.send(
         new GetObjectCommand({ Bucket: this.bucket(bucket), Key: key, Range: `bytes=${from}-${to - 1}` }),
       );
-      const bytes = Buffer.from((await res.Body?.transformToByteArray()) ?? []);
+      const array = (await res.Body?.transformToByteArray()) ?? new Uint8Array(0);
+      const bytes = Buffer.from(array.buffer, array.byteOffset, array.byteLength);
       if (bytes.length !== to - from) throw new Error(`s3://${this.bucket(bucket)}/${key}: short read at ${from}`);
       return bytes;
     });
@@ -370,7 +371,8 @@ export class S3ArtifactWork implements ArtifactWork {
           throw sizeMismatch(fileName, size, Number.isNaN(total) ? -1 : total);
         }
         const body = res.Body as { transformToByteArray(): Promise<Uint8Array> };
-        const bytes = Buffer.from(await body.transformToByteArray());
+        const array = await body.transformToByteArray();
+        const bytes = Buffer.from(array.buffer, array.byteOffset, array.byteLength); // a view, not a copy
         if (bytes.length !== to - from) throw sizeMismatch(fileName, size, from + bytes.length);
         return bytes;
       }),

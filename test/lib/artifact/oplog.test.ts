@@ -9,7 +9,6 @@ import {
   OplogFormatError,
   type OplogSliceSource,
   oplogLimitFor,
-  oplogTarEntry,
   readOplogEntries,
   restoreReadme,
 } from '../../../lib/artifact/oplog.js';
@@ -301,33 +300,6 @@ describe('filterOplog', () => {
     expect(r.liveGrowth).toBeLessThan(8 * 1024 * 1024);
     expect(r.rssGrowth).toBeLessThan(48 * 1024 * 1024);
   }, 60_000);
-});
-
-describe('oplogTarEntry', () => {
-  const slices = sliceOplog(entries, 50, start);
-  const after = entries[20]?.ts as Optime;
-  const upTo = entries[230]?.ts as Optime;
-
-  it('counts in a first pass and streams the same bytes in the second', async () => {
-    const want = expected(after, upTo);
-    const entry = await oplogTarEntry({ slices: sources(slices, 333), after, upTo });
-    expect(entry.name).toBe('oplog.bson');
-    expect(entry.entries).toBe(want.length);
-    const body = Buffer.concat(await collect((await entry.open()) as Readable));
-    expect(body.length).toBe(entry.size);
-    expect(body.equals(Buffer.concat(want.map((e) => e.raw)))).toBe(true);
-  });
-
-  it('an empty range gives an empty entry', async () => {
-    const entry = await oplogTarEntry({ slices: sources(slices), after: upTo, upTo: upTo });
-    expect(entry).toMatchObject({ size: 0, entries: 0 });
-    expect(Buffer.concat(await collect((await entry.open()) as Readable)).length).toBe(0);
-  });
-
-  it('fails in the first pass on a corrupt slice', async () => {
-    const bad = slices.map((s, n) => ({ ...s, body: n === 2 ? s.body.subarray(0, s.body.length - 3) : s.body }));
-    await expect(oplogTarEntry({ slices: sources(bad), after, upTo })).rejects.toThrow(/slice-2.*truncated/);
-  });
 });
 
 describe('restoreReadme', () => {

@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES } from '../lib/artifact/assembly.js';
 import { MAX_RANGES, rangeBytesFor } from '../lib/artifact/layout.js';
+import { partsPerBatch } from '../lib/use-cases/build-artifact.js';
 
 const MiB = 1024 * 1024;
 const GB = 1e9;
@@ -277,11 +278,18 @@ export function modelRestore(
   const parts = ranges * partsPerRange;
   if (parts > MAX_PARTS) throw new Error(`${label}: ${parts} parts exceed S3's ${MAX_PARTS}`);
   const partBytes = outputBytes / partsPerRange;
-  const copyBatches = Math.ceil(parts / design.copyConcurrency);
-  const copyWork = copyBatches * (partBytes / (a.copyMBsPerRequest * 1e6));
-  const completeLinks = Math.max(1, Math.ceil(copyWork / design.linkSeconds));
+  // The parts are copied by a Map of assembleBatch invocations (partsPerBatch from lib/use-cases/build-artifact.ts,
+  // at most 100 batches), 40 at once, each copying 16 parts at a time; then one invocation completes the upload.
+  const perBatch = partsPerBatch(parts);
+  const assemblyBatches = Math.ceil(parts / perBatch);
+  const batchSeconds = Math.ceil(perBatch / design.copyConcurrency) * (partBytes / (a.copyMBsPerRequest * 1e6));
+  const assemblyWaves = Math.ceil(assemblyBatches / design.mapConcurrency);
+  const copyWork = assemblyBatches * batchSeconds; // invocation-seconds, for the cost
+  const completeLinks = assemblyBatches; // assembleBatch invocations
   const assemblySeconds =
-    copyWork + completeLinks * (a.coldStartSeconds + a.stateOverheadSeconds * 2) + a.completeSeconds;
+    2 * (a.coldStartSeconds + a.stateOverheadSeconds) + // start and complete
+    assemblyWaves * (batchSeconds + a.coldStartSeconds + a.stateOverheadSeconds) +
+    a.completeSeconds;
 
   // Critical path before the build: StartDelivery, PrepareArtifact, PlanArtifact (file list read, layout written).
   const planWork = a.files / m.planMembersPerSecond + (a.files * 305) / (50 * 1e6) + 0.5;
@@ -301,24 +309,26 @@ export function modelRestore(
   const longestInvocationSeconds = Math.max(
     rangeSeconds,
     longestLink(hashWork, hashLinks),
-    longestLink(copyWork, completeLinks),
+    a.coldStartSeconds + batchSeconds,
     longestLink(verifyWork, verifyLinksLargest),
     a.coldStartSeconds + planWork,
   );
   // restore-job-step: start, finish, hashed, expire; artifact-step: prepare, plan, verify, complete, hash.
   const smallInvocations = 4;
-  const stepInvocations = 2 + verifyLinks + completeLinks + hashLinks;
+  const stepInvocations = 2 + verifyLinks + 2 + completeLinks + hashLinks; // ... assemble start + complete
   const invocations = ranges + smallInvocations + stepInvocations;
 
   // Step Functions: transitions (billed) and history events (quota), retries aside.
   // Fixed states: StartDelivery, PrepareArtifact, AlreadyBuilt, CountOplog, PlanArtifact, Build, BuildRanges,
-  // VerifyFiles, StartAssembly, FinishDelivery, StartHash, RecordHash, ExpiredYet ×2, WaitForExpiry,
-  // ExpireDelivery, Expired.
-  const fixedTasks = 6; // StartDelivery, PrepareArtifact, PlanArtifact, FinishDelivery, RecordHash, ExpireDelivery
-  const fixedLight = 7; // AlreadyBuilt, StartAssembly, StartHash, ExpiredYet ×2, WaitForExpiry, Expired
-  const maps = 3; // CountOplog (no items for a snapshot), BuildRanges, VerifyFiles
+  // VerifyFiles, StartAssembly, AlreadyAssembled, AssembleParts, CompleteArtifact, FinishDelivery, StartHash,
+  // RecordHash, ExpiredYet ×2, WaitForExpiry, ExpireDelivery, Expired.
+  // StartDelivery, PrepareArtifact, PlanArtifact, StartAssembly, CompleteArtifact, FinishDelivery, RecordHash,
+  // ExpireDelivery
+  const fixedTasks = 8;
+  const fixedLight = 7; // AlreadyBuilt, AlreadyAssembled, StartHash, ExpiredYet ×2, WaitForExpiry, Expired
+  const maps = 4; // CountOplog (no items for a snapshot), BuildRanges, VerifyFiles, AssembleParts
   const parallels = 1; // Build
-  const loopTasks = completeLinks + hashLinks; // each followed by a Choice
+  const loopTasks = hashLinks; // each followed by a Choice
   const transitions =
     fixedTasks +
     fixedLight +
@@ -326,6 +336,7 @@ export function modelRestore(
     parallels +
     2 * loopTasks +
     ranges + // BuildRange
+    assemblyBatches + // AssembleBatch
     (verifyItems > 0 ? 2 * verifyLinks + verifyItems : 0); // VerifyFile + VerifiedYet per link, Verified per item
   const historyEvents =
     2 + // ExecutionStarted, ExecutionSucceeded
@@ -335,6 +346,7 @@ export function modelRestore(
     4 * parallels +
     7 * loopTasks +
     7 * ranges + // MapIterationStarted/Succeeded + 5 task events
+    7 * assemblyBatches +
     (verifyItems > 0 ? 4 * verifyItems + 7 * verifyLinks : 0);
 
   // Cost.
@@ -514,10 +526,10 @@ export function formatModel(m: Measured, a: Assumptions = ASSUMPTIONS): string {
 export function formatAssumptions(a: Assumptions = ASSUMPTIONS): string {
   const d = readDesign();
   return [
-    `- Design (read from the code): ranges sized by rangeBytesFor (at least 256 MiB, spread over 40, at most 4 GiB unless MAX_RANGES = ${d.maxRanges} forces more); the build Map runs ${d.mapConcurrency} at once; range workers have ${d.workerMemoryMB.toLocaleString('en-US')} MB and ${d.workerVcpus} vCPUs, read ${d.readChunkBytes / MiB} MiB chunks with a ${d.readWindowBytes / MiB} MiB window and upload their output with lib-storage; artifact-step has ${d.stepMemoryMB.toLocaleString('en-US')} MB (1 vCPU), copies ${d.copyConcurrency} parts at once, hashes with ${d.hashReadAhead} × ${d.hashChunkBytes / MiB} MiB reads ahead; chained steps hand on after ${d.linkSeconds / 60} minutes.`,
+    `- Design (read from the code): ranges sized by rangeBytesFor (at least 256 MiB, spread over 40, at most 4 GiB unless MAX_RANGES = ${d.maxRanges} forces more); the build Map runs ${d.mapConcurrency} at once; range workers have ${d.workerMemoryMB.toLocaleString('en-US')} MB and ${d.workerVcpus} vCPUs, read ${d.readChunkBytes / MiB} MiB chunks with a ${d.readWindowBytes / MiB} MiB window and upload their output with lib-storage; artifact-step has ${d.stepMemoryMB.toLocaleString('en-US')} MB (1 vCPU), copies the parts in a Map of at most 100 batches, ${d.mapConcurrency} at once, each ${d.copyConcurrency} parts at a time, hashes with ${d.hashReadAhead} × ${d.hashChunkBytes / MiB} MiB reads ahead; chained steps hand on after ${d.linkSeconds / 60} minutes.`,
     `- A Lambda arm64 vCPU gzips and hashes at ${a.lambdaVcpuFactor}× one core here (not measured; see the sensitivity rows).`,
     `- S3 reads never hold a range worker back (${a.workerReadMBs === Number.POSITIVE_INFINITY ? 'its parallel ranged GETs reach the gzip rate' : `capped at ${a.workerReadMBs} MB/s`}); the chains' ranged reads deliver ${a.chainReadMBs} MB/s to one 1-vCPU function, so a chain runs at min(hash-wasm rate, ${a.chainReadMBs} MB/s).`,
-    `- UploadPartCopy copies ${a.copyMBsPerRequest} MB/s per request (S3 publishes no figure), ${d.copyConcurrency} at once in batches; CompleteMultipartUpload and the last part take ${a.completeSeconds} s.`,
+    `- UploadPartCopy copies ${a.copyMBsPerRequest} MB/s per request (S3 publishes no figure), ${d.copyConcurrency} at once per assembleBatch invocation, ${d.mapConcurrency} invocations at once; CompleteMultipartUpload and the last part take ${a.completeSeconds} s.`,
     `- Every invocation pays a ${a.coldStartSeconds} s cold start; Step Functions adds ${a.stateOverheadSeconds} s per state on the critical path; retries are not modelled.`,
     `- ${a.files.toLocaleString('en-US')} files per snapshot. Worst case for the verify chains: every cut between ranges splits a file that has a SHA-256, those files hold all the snapshot's bytes (so the chains re-read the whole snapshot, ${d.verifyConcurrency} at once, beside the build), and the largest is ${(a.largestSplitFileShare * 100).toFixed(0)}% of the snapshot (one chain hashes it alone). READY waits for the build and the chains both.`,
     '- The artifact is the compression ratio measured here × the tar size; every range output is at least 5 MiB, so every part is copied (none merged).',

@@ -1,11 +1,13 @@
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import {
+  assembleBatch,
   completeArtifact,
   countOplogBatch,
   hashArtifact,
   planArtifact,
   prepareArtifact,
+  startAssembly,
   verifyFile,
 } from '#lib/use-cases/build-artifact.js';
 import { PermanentError, toTaskError } from '#lib/use-cases/task-errors.js';
@@ -25,16 +27,15 @@ const input = z.discriminatedUnion('step', [
   z.object({ step: z.literal('count'), jobId, batch: index }),
   z.object({ step: z.literal('plan'), jobId, countBatches: z.array(index).max(1000) }),
   z.object({ step: z.literal('verify'), jobId, item: index, progress: hashProgress.optional() }),
-  z.object({
-    step: z.literal('complete'),
-    jobId,
-    cursor: z.object({ uploadId: z.string().max(1024).optional(), next: z.int().min(0).optional() }).optional(),
-  }),
+  z.object({ step: z.literal('assemble'), jobId }),
+  z.object({ step: z.literal('assembleBatch'), jobId, uploadId: z.string().min(1).max(1024), batch: index }),
+  z.object({ step: z.literal('complete'), jobId, uploadId: z.string().min(1).max(1024) }),
   z.object({ step: z.literal('hash'), jobId, progress: hashProgress.optional() }),
 ]);
 
 /**
- * State machine task: the control steps of the fan-out build (lib/use-cases/build-artifact.ts). The ranges
+ * State machine task: the control steps of the fan-out build (lib/use-cases/build-artifact.ts): prepare, count,
+ * plan, verify, assemble (start, batches, complete) and hash. The ranges
  * themselves are built by build-artifact-range, which has the vCPUs for it.
  */
 export const handler = async (event: unknown, context: Context) => {
@@ -63,8 +64,13 @@ export const handler = async (event: unknown, context: Context) => {
         return planArtifact(deps, request, tuning);
       case 'verify':
         return verifyFile(deps, request, linkBudget(context), tuning);
+      case 'assemble':
+        return startAssembly(deps, request);
+      case 'assembleBatch':
+        await assembleBatch(deps, request);
+        return {};
       case 'complete':
-        return completeArtifact(deps, request, linkBudget(context));
+        return completeArtifact(deps, request);
       case 'hash':
         return hashArtifact(deps, request, linkBudget(context), tuning);
     }

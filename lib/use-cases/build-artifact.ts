@@ -2,7 +2,8 @@
  * The fan-out build of a job's `.tar.gz`, one use case per state machine step (lib/state-machine):
  *
  *   prepare  → count (Map, point in time only) → plan → build ranges (Map) ∥ verify split files (Map of chains)
- *            → complete (a loop) → [FinishDelivery: READY] → hash (a loop) → [RecordHash]
+ *            → assemble (start, a Map of part batches, complete) → [FinishDelivery: READY] → hash (a loop)
+ *            → [RecordHash]
  *
  * Every step is idempotent: its outputs are objects named by the job and the step's input, so a retried or
  * re-driven step rewrites the same bytes. Everything that grows with the snapshot lives in S3 (the layout, the
@@ -447,21 +448,26 @@ async function hashStretch(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// complete: assemble the multipart upload from the range outputs, in as many links as it takes
+// assemble: the artifact's multipart upload from the range outputs, its parts copied by a Map of invocations
 
-export interface CompleteCursor {
+/** What starting the assembly hands the Map: the upload and the batches of parts, or the artifact if it exists. */
+export interface AssemblyStart {
   readonly uploadId?: string;
-  /** Index into the planned parts of the next part to upload. */
-  readonly next?: number;
+  readonly batches: readonly number[];
+  readonly artifact?: Artifact;
 }
 
-export interface CompleteOutput {
-  readonly cursor: CompleteCursor;
-  readonly artifact?: Artifact;
+/**
+ * Parts per assembly invocation: at least 16 (one round of copies), and enough that 10,000 parts make at most 100
+ * batches. A batch of 100 parts of up to 5 GiB, copied 16 at a time at ~100 MB/s each, takes ~6 minutes.
+ */
+export function partsPerBatch(parts: number): number {
+  return Math.max(COPY_CONCURRENCY, Math.ceil(parts / MAX_ASSEMBLY_BATCHES));
 }
 
 const COPY_CONCURRENCY = 16;
 const MERGE_CONCURRENCY = 2;
+const MAX_ASSEMBLY_BATCHES = 100;
 
 /** Runs at most `n` of the given tasks at once. */
 function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
@@ -480,69 +486,88 @@ function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
   };
 }
 
+/** The parts of this job's artifact: planned from the range outputs' sizes, the same in every invocation. */
+async function plannedParts(work: ArtifactWork, jobId: string, plan: StoredPlan) {
+  const sizes = await work.rangeSizes(jobId, plan.ranges.length);
+  return { parts: planParts(sizes), total: sizes.reduce((sum, size) => sum + size, 0) };
+}
+
+/** An artifact already assembled (a retried step, or a re-driven execution), or undefined. */
+async function assembled(
+  work: ArtifactWork,
+  job: RestoreJob,
+  plan: StoredPlan | undefined,
+): Promise<Artifact | undefined> {
+  if (job.artifact !== undefined) return job.artifact;
+  if (plan !== undefined) return undefined;
+  // The work area (plan included) is deleted once the upload is complete: a retry finds the object instead.
+  const sizeBytes = await work.objectSize('restores', artifactKey(job));
+  if (sizeBytes === undefined) throw new PermanentError(`Restore job ${job.id} has no artifact plan.`);
+  return { key: artifactKey(job), fileName: job.delivery.fileName, sizeBytes };
+}
+
+export async function startAssembly(
+  deps: Pick<BuildDeps, 'jobs' | 'work'>,
+  input: { jobId: string },
+): Promise<AssemblyStart> {
+  const job = await requireJob(deps.jobs, input.jobId);
+  const plan = await deps.work.getJson<StoredPlan>(job.id, 'plan.json');
+  const artifact = await assembled(deps.work, job, plan);
+  if (artifact !== undefined || plan === undefined) return { batches: [], ...(artifact && { artifact }) };
+  try {
+    const { parts } = await plannedParts(deps.work, job.id, plan);
+    // An upload left by an earlier attempt (a lost execution, a retried start) is aborted, never reused.
+    await deps.work.abortUploads(plan.key);
+    const uploadId = await deps.work.startUpload(plan.key);
+    const count = Math.ceil(parts.length / partsPerBatch(parts.length));
+    return { uploadId, batches: Array.from({ length: count }, (_, i) => i) };
+  } catch (error) {
+    throw toTaskError(error, 'Starting the assembly failed');
+  }
+}
+
+export async function assembleBatch(
+  deps: Pick<BuildDeps, 'work'>,
+  input: { jobId: string; uploadId: string; batch: number },
+): Promise<void> {
+  const plan = await requirePlan(deps.work, input.jobId);
+  try {
+    const { parts } = await plannedParts(deps.work, input.jobId, plan);
+    const size = partsPerBatch(parts.length);
+    const batch = parts.slice(input.batch * size, (input.batch + 1) * size);
+    if (batch.length === 0) throw new PermanentError(`Assembly batch ${input.batch} has no parts.`);
+    // Copies are server-side; merges read and upload up to ~15 MiB each, so at most two run at once.
+    const copying = limiter(COPY_CONCURRENCY);
+    const merging = limiter(MERGE_CONCURRENCY);
+    const common = { key: plan.key, uploadId: input.uploadId, jobId: input.jobId };
+    await Promise.all(
+      batch.map((part) =>
+        part.kind === 'copy'
+          ? copying(() => deps.work.copyPart({ ...common, partNumber: part.partNumber, slice: part.slice }))
+          : merging(() => deps.work.mergePart({ ...common, partNumber: part.partNumber, slices: part.slices })),
+      ),
+    );
+  } catch (error) {
+    throw toTaskError(error, `Assembling batch ${input.batch} failed`);
+  }
+}
+
 export async function completeArtifact(
   deps: Pick<BuildDeps, 'jobs' | 'work'>,
-  input: { jobId: string; cursor?: CompleteCursor },
-  budget: { deadline: number; now: () => number },
-): Promise<CompleteOutput> {
+  input: { jobId: string; uploadId: string },
+): Promise<{ artifact: Artifact }> {
   const job = await requireJob(deps.jobs, input.jobId);
-  if (job.artifact !== undefined) return { cursor: {}, artifact: job.artifact };
   const plan = await deps.work.getJson<StoredPlan>(job.id, 'plan.json');
-  if (plan === undefined) {
-    // A retried completion whose first attempt completed the upload and deleted the work area.
-    const sizeBytes = await deps.work.objectSize('restores', artifactKey(job));
-    if (sizeBytes === undefined) throw new PermanentError(`Restore job ${job.id} has no artifact plan.`);
-    return { cursor: {}, artifact: { key: artifactKey(job), fileName: job.delivery.fileName, sizeBytes } };
-  }
+  const done = await assembled(deps.work, job, plan);
+  if (done !== undefined || plan === undefined) return { artifact: done as Artifact };
   try {
-    const sizes = await deps.work.rangeSizes(job.id, plan.ranges.length);
-    const parts = planParts(sizes);
-    const total = sizes.reduce((sum, size) => sum + size, 0);
-    let uploadId = input.cursor?.uploadId;
-    if (uploadId === undefined) {
-      // A re-driven build (the previous execution was lost mid-assembly) leaves an upload behind: abort it.
-      await deps.work.abortUploads(plan.key);
-      uploadId = await deps.work.startUpload(plan.key);
-    }
-    const first = input.cursor?.next ?? 0;
-    let next = first;
-    while (next < parts.length) {
-      if (next > first && budget.now() >= budget.deadline) return { cursor: { uploadId, next } };
-      const batch = parts.slice(next, next + COPY_CONCURRENCY);
-      // Copies are server-side; merges read and upload up to ~15 MiB each, so at most two run at once.
-      const merging = limiter(MERGE_CONCURRENCY);
-      await Promise.all(
-        batch.map((part) =>
-          part.kind === 'copy'
-            ? deps.work.copyPart({
-                key: plan.key,
-                uploadId,
-                partNumber: part.partNumber,
-                jobId: job.id,
-                slice: part.slice,
-              })
-            : merging(() =>
-                deps.work.mergePart({
-                  key: plan.key,
-                  uploadId,
-                  partNumber: part.partNumber,
-                  jobId: job.id,
-                  slices: part.slices,
-                }),
-              ),
-        ),
-      );
-      next += batch.length;
-    }
-    await deps.work.completeUpload(plan.key, uploadId, total);
+    const { total } = await plannedParts(deps.work, job.id, plan);
+    await deps.work.completeUpload(plan.key, input.uploadId, total);
     // The work area (plan, layout, range outputs) is no longer needed.
     await deps.work.deleteWork(job.id);
-    return {
-      cursor: { uploadId, next },
-      artifact: { key: plan.key, fileName: job.delivery.fileName, sizeBytes: total },
-    };
+    return { artifact: { key: plan.key, fileName: job.delivery.fileName, sizeBytes: total } };
   } catch (error) {
-    throw toTaskError(error, 'Assembling the artifact failed');
+    throw toTaskError(error, 'Completing the artifact failed');
   }
 }
 

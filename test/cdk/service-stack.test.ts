@@ -577,6 +577,8 @@ describe('state machine', () => {
       PlanArtifact: artifact,
       BuildRange: range,
       VerifyFile: artifact,
+      StartAssembly: artifact,
+      AssembleBatch: artifact,
       CompleteArtifact: artifact,
       FinishDelivery: step,
       HashArtifact: artifact,
@@ -591,7 +593,15 @@ describe('state machine', () => {
     const tasks = tasksOf((JSON.parse(definition) as { States: Record<string, AslState> }).States);
     const limited = Object.entries(tasks).filter(([, state]) => state.TimeoutSeconds !== undefined);
     expect(limited.map(([name]) => name)).toEqual(
-      expect.arrayContaining(['CountBatch', 'PlanArtifact', 'BuildRange', 'VerifyFile', 'CompleteArtifact']),
+      expect.arrayContaining([
+        'CountBatch',
+        'PlanArtifact',
+        'BuildRange',
+        'VerifyFile',
+        'StartAssembly',
+        'AssembleBatch',
+        'CompleteArtifact',
+      ]),
     );
     for (const [name, state] of limited) {
       const fn = /^<<(.+)>>$/.exec(String(state.Parameters?.FunctionName))?.[1] ?? '';

@@ -158,9 +158,12 @@ describe('Step Functions', () => {
       'build-artifact-range:0',
       'build-artifact-range:1',
     ]);
-    // Then assembly in two links, READY, the hash chain in two links, its record, and the expiry after the wait.
+    // Then the assembly (its start, a Map of two part batches, its completion), READY, the hash chain in two
+    // links, its record, and the expiry after the wait.
     expect(calls.slice(12)).toEqual([
-      'artifact-step:complete',
+      'artifact-step:assemble',
+      'artifact-step:assembleBatch',
+      'artifact-step:assembleBatch',
       'artifact-step:complete',
       'restore-job-step:finish',
       'artifact-step:hash',
@@ -178,9 +181,12 @@ describe('Step Functions', () => {
       { jobId: 'flaky-1', step: 'verify', item: 0, progress: { algorithm: 'sha256', position: 0 } },
       { jobId: 'flaky-1', step: 'verify', item: 0, progress: { algorithm: 'sha256', position: 1, state: 'opaque' } },
     ]);
-    expect(payloadsOf('flaky-1', 'artifact-step', 'complete').map((p) => p.cursor)).toEqual([
-      {},
-      { uploadId: 'upload-1', next: 1 },
+    expect(payloadsOf('flaky-1', 'artifact-step', 'assembleBatch')).toEqual([
+      { jobId: 'flaky-1', step: 'assembleBatch', uploadId: 'upload-1', batch: 0 },
+      { jobId: 'flaky-1', step: 'assembleBatch', uploadId: 'upload-1', batch: 1 },
+    ]);
+    expect(payloadsOf('flaky-1', 'artifact-step', 'complete')).toEqual([
+      { jobId: 'flaky-1', step: 'complete', uploadId: 'upload-1' },
     ]);
     expect(payloadsOf('flaky-1', 'artifact-step', 'hash').map((p) => p.progress)).toEqual([
       { algorithm: 'sha1', position: 0 },
@@ -226,7 +232,7 @@ describe('Step Functions', () => {
     });
     // Not retried (ValidationError is not in the Retry), and nothing after the build ran.
     expect(callsOf('broken-1').filter((c) => c === 'build-artifact-range:1')).toHaveLength(1);
-    expect(callsOf('broken-1').some((c) => /complete|finish|hash/.test(c))).toBe(false);
+    expect(callsOf('broken-1').some((c) => /assemble|complete|finish|hash/.test(c))).toBe(false);
     expect(logs.some((l) => l.includes('broken-1 BuildRange: ValidationError'))).toBe(true);
   });
 

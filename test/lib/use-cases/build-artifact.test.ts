@@ -4,7 +4,15 @@ import type { PartSlice } from '#lib/artifact/assembly.js';
 import type { OplogSlice } from '#lib/domain/catalog.js';
 import type { RestoreJob } from '#lib/domain/job.js';
 import { toBsonTimestamp } from '#lib/domain/optime.js';
-import { completeArtifact, hashArtifact, prepareArtifact, type StoredPlan } from '#lib/use-cases/build-artifact.js';
+import {
+  assembleBatch,
+  completeArtifact,
+  hashArtifact,
+  partsPerBatch,
+  prepareArtifact,
+  type StoredPlan,
+  startAssembly,
+} from '#lib/use-cases/build-artifact.js';
 import type { ArtifactWork, CatalogStore, JobStore, SnapshotFiles } from '#lib/use-cases/ports.js';
 
 const MiB = 1024 * 1024;
@@ -79,54 +87,45 @@ function fakeWork(sizes: number[], artifactBytes = Buffer.alloc(0)) {
 
 const jobs = (job: RestoreJob) => ({ get: async () => job }) as unknown as JobStore;
 
-describe('completeArtifact', () => {
-  it('assembles in several links, resuming at the cursor, with one upload, and completes once', async () => {
+describe('assembly', () => {
+  it('starts one upload, copies every part once across batches, and completes once', async () => {
     const sizes = [...Array.from({ length: 40 }, () => 6 * MiB), 1 * MiB, 2 * MiB, 100];
     const { work, state } = fakeWork(sizes);
-    // A deadline already passed: each link uploads one batch of parts, then hands on.
-    const budget = { deadline: 0, now: () => 1 };
-    let cursor = {};
-    let links = 0;
-    let artifact: unknown;
-    while (artifact === undefined) {
-      const out = await completeArtifact({ jobs: jobs(JOB), work }, { jobId: JOB.id, cursor }, budget);
-      cursor = out.cursor;
-      artifact = out.artifact;
-      links++;
+    const start = await startAssembly({ jobs: jobs(JOB), work }, { jobId: JOB.id });
+    expect(start.uploadId).toBe('upload-1');
+    expect(state.aborted).toBe(1); // an upload an earlier attempt left, before starting its own
+    expect(start.batches).toEqual([0, 1, 2]); // 41 parts, at least 16 a batch
+    for (const batch of [...start.batches].reverse()) {
+      await assembleBatch({ work }, { jobId: JOB.id, uploadId: 'upload-1', batch });
     }
-    expect(links).toBe(3); // 41 parts, 16 a link
-    expect(state.uploads).toBe(1);
-    expect(state.aborted).toBe(1); // a lost execution's upload, before starting its own
+    // A retried batch uploads the same part numbers again, which S3 overwrites.
+    await assembleBatch({ work }, { jobId: JOB.id, uploadId: 'upload-1', batch: 1 });
     expect(state.parts.size).toBe(41);
+    expect([...state.parts.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
     expect([...state.parts.values()].filter((p) => p.kind === 'merge')).toHaveLength(1);
     const total = sizes.reduce((a, b) => a + b, 0);
     expect([...state.parts.values()].reduce((sum, p) => sum + p.bytes, 0)).toBe(total);
+    const done = await completeArtifact({ jobs: jobs(JOB), work }, { jobId: JOB.id, uploadId: 'upload-1' });
     expect(state.completed).toEqual([{ uploadId: 'upload-1', expected: total }]);
     expect(state.deleted).toBe(true);
-    expect(artifact).toEqual({ key: 'restores/k/f.tar.gz', fileName: 'f.tar.gz', sizeBytes: total });
+    expect(done.artifact).toEqual({ key: 'restores/k/f.tar.gz', fileName: 'f.tar.gz', sizeBytes: total });
   });
 
-  it('answers the artifact again when retried after it completed and cleaned up', async () => {
+  it('keeps 10,000 parts to at most 100 batches', () => {
+    expect(partsPerBatch(10_000)).toBe(100);
+    expect(partsPerBatch(41)).toBe(16);
+  });
+
+  it('answers the artifact again when a step is retried after the upload completed and the work area went', async () => {
     const { work, state } = fakeWork([6 * MiB]);
-    await completeArtifact(
-      { jobs: jobs(JOB), work },
-      { jobId: JOB.id },
-      { deadline: Date.now() + 60_000, now: Date.now },
-    );
-    const again = await completeArtifact(
-      { jobs: jobs(JOB), work },
-      { jobId: JOB.id, cursor: { uploadId: 'upload-1', next: 1 } },
-      {
-        deadline: Date.now() + 60_000,
-        now: Date.now,
-      },
-    );
-    expect(again.artifact).toEqual({
-      key: `restores/${JOB.groupId}/${JOB.id}/f.tar.gz`,
-      fileName: 'f.tar.gz',
-      sizeBytes: 6 * MiB,
-    });
+    await completeArtifact({ jobs: jobs(JOB), work }, { jobId: JOB.id, uploadId: 'upload-1' });
+    const artifact = { key: `restores/${JOB.groupId}/${JOB.id}/f.tar.gz`, fileName: 'f.tar.gz', sizeBytes: 6 * MiB };
+    expect(
+      (await completeArtifact({ jobs: jobs(JOB), work }, { jobId: JOB.id, uploadId: 'upload-1' })).artifact,
+    ).toEqual(artifact);
+    expect(await startAssembly({ jobs: jobs(JOB), work }, { jobId: JOB.id })).toEqual({ batches: [], artifact });
     expect(state.completed).toHaveLength(1);
+    expect(state.uploads).toBe(0);
   });
 });
 

@@ -115,7 +115,7 @@ export async function* rangePieces(
     }
     const member: FileLine | TextLine | OplogLine = line;
     const extent = memberExtent(member, mtime);
-    if (extent.end <= start && !(member.t === 'file' && member.size === 0 && extent.dataStart === start)) continue;
+    if (extent.end <= start) continue;
     yield* gapTo(member.at);
     const size = member.t === 'text' ? Buffer.byteLength(member.text, 'utf8') : member.size;
     const header = clip(member.at, extent.dataStart);
@@ -126,8 +126,9 @@ export async function* rangePieces(
     }
     if (member.t === 'oplog') continue; // its data is the segment lines that follow
     if (member.t === 'file' && member.size === 0) {
-      // Nothing to read, but the object must exist and be empty: checked where its data would start.
-      if (extent.dataStart >= start && extent.dataStart < end) yield { kind: 'empty', line: member };
+      // Nothing to read, but the object must exist and be empty: checked by the range holding the header's last
+      // byte (a range that ends right after the header may be followed by one that starts at the next member).
+      if (extent.dataStart > start && extent.dataStart <= end) yield { kind: 'empty', line: member };
     }
     const data = clip(extent.dataStart, extent.dataEnd);
     if (data) {

@@ -115,9 +115,11 @@ export async function prepareArtifact(
   if (job.oplog === undefined) return { countBatches: [] };
   const slices = await oplogSlices(deps.catalog, job);
   // Batches of whole slices, by bytes, in order.
+  // Greedy packing: a batch and the next hold more than perBatch together, so there are at most
+  // 2 × total / perBatch + 1 batches; a 99th of the total keeps that at or under MAX_COUNT_BATCHES.
   const perBatch = Math.max(
     tuning.countBatchBytes ?? COUNT_BATCH_BYTES,
-    Math.ceil(slices.reduce((sum, slice) => sum + slice.sizeBytes, 0) / MAX_COUNT_BATCHES),
+    Math.ceil(slices.reduce((sum, slice) => sum + slice.sizeBytes, 0) / (MAX_COUNT_BATCHES / 2 - 1)),
   );
   const batches: SliceRef[][] = [];
   let current: SliceRef[] = [];
@@ -315,13 +317,13 @@ export async function buildRange(
   input: { jobId: string; range: number },
   tuning: BuildTuning = {},
 ): Promise<{ sizeBytes: number }> {
-  // Iterations still scheduled when the build already failed have nothing to do.
-  const job = await requireJob(deps.jobs, input.jobId);
-  if (job.statusName !== 'IN_PROGRESS') return { sizeBytes: 0 };
-  const plan = await requirePlan(deps.work, input.jobId);
-  const range = plan.ranges[input.range];
-  if (range === undefined) throw new PermanentError(`Range ${input.range} is not in the plan.`);
   try {
+    // Iterations still scheduled when the build already failed have nothing to do.
+    const job = await requireJob(deps.jobs, input.jobId);
+    if (job.statusName !== 'IN_PROGRESS') return { sizeBytes: 0 };
+    const plan = await requirePlan(deps.work, input.jobId);
+    const range = plan.ranges[input.range];
+    if (range === undefined) throw new PermanentError(`Range ${input.range} is not in the plan.`);
     const pieces = rangePieces(deps.work.readLayout(input.jobId, range.line), range, plan.mtime);
     const tar = Readable.from(
       rangeBytes(pieces, deps.work.sources, {

@@ -31,7 +31,7 @@ import type { PartSlice } from '../../artifact/assembly.js';
 import { type LayoutLine, parseLayoutLine } from '../../artifact/layout.js';
 import { type RangeSources, sizeMismatch } from '../../artifact/range-build.js';
 import type { ArtifactWork } from '../../use-cases/ports.js';
-import { isTransient } from '../../use-cases/task-errors.js';
+import { isTransient, TransientError } from '../../use-cases/task-errors.js';
 
 const MiB = 1024 * 1024;
 const READ_ATTEMPTS = 4;
@@ -296,6 +296,9 @@ export class S3ArtifactWork implements ArtifactWork {
   }
 
   async deleteWork(jobId: string): Promise<void> {
+    // plan.json first, on its own: a retried completion that finds no plan looks for the finished artifact instead
+    // of re-planning parts from range outputs that a partial deletion may already have removed.
+    await this.deleteKeys([this.workKey(jobId, 'plan.json')]);
     const prefix = `work/${jobId}/`;
     let token: string | undefined;
     do {
@@ -303,23 +306,31 @@ export class S3ArtifactWork implements ArtifactWork {
       const page = await this.s3.send(
         new ListObjectsV2Command({ Bucket: this.buckets.restores, Prefix: prefix, ContinuationToken: token }),
       );
-      const keys = (page.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [{ Key: object.Key }]));
-      if (keys.length > 0) {
-        await this.s3.send(
-          new DeleteObjectsCommand({ Bucket: this.buckets.restores, Delete: { Objects: keys, Quiet: true } }),
-        );
-      }
+      await this.deleteKeys((page.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [object.Key])));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
   }
 
-  async deleteRange(jobId: string, range: number): Promise<void> {
-    await this.s3.send(
+  /** DeleteObjects reports per-key failures in a successful response: any is an error here. */
+  private async deleteKeys(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    const result = await this.s3.send(
       new DeleteObjectsCommand({
         Bucket: this.buckets.restores,
-        Delete: { Objects: [{ Key: rangeKey(jobId, range) }], Quiet: true },
+        Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
       }),
     );
+    const failed = result.Errors ?? [];
+    if (failed.length > 0) {
+      const first = failed[0];
+      throw new TransientError(
+        `${failed.length} work object(s) not deleted: ${first?.Code} ${first?.Message} (${first?.Key})`,
+      );
+    }
+  }
+
+  async deleteRange(jobId: string, range: number): Promise<void> {
+    await this.deleteKeys([rangeKey(jobId, range)]);
   }
 
   async objectSize(bucket: 'restores' | 'snapshots', key: string): Promise<number | undefined> {

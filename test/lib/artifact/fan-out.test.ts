@@ -229,6 +229,38 @@ describe('fan-out build', () => {
     }
   });
 
+  it('checks an empty file whose header ends a range (the next member starts the next range)', async () => {
+    const members: PlannedMember[] = [
+      { kind: 'file', name: 'a.wt', size: 1000, key: 'snap/a.wt' },
+      { kind: 'file', name: 'mongod.lock', size: 0, key: 'snap/mongod.lock' },
+      { kind: 'file', name: 'big.wt', size: 3000, key: 'snap/big.wt' },
+    ];
+    const layout = await plan(members, 4096);
+    // a.wt (512 + 1024) and mongod.lock's header fill [0, 2048); big.wt would overflow, so the cut is at 2048.
+    expect(layout.plan.ranges.map((r) => [r.start, r.end])).toEqual([
+      [0, 2048],
+      [2048, 6656],
+    ]);
+    const objects = new Map([
+      ['snap/a.wt', randomBytes(1000)],
+      ['snap/mongod.lock', Buffer.alloc(0)],
+      ['snap/big.wt', randomBytes(3000)],
+    ]);
+    const sources = memorySources(objects);
+    const checked: string[] = [];
+    const size = sources.size.bind(sources);
+    sources.size = async (key) => {
+      checked.push(key);
+      return size(key);
+    };
+    await buildAll(layout, sources);
+    expect(checked).toEqual(['snap/mongod.lock']);
+    objects.set('snap/mongod.lock', Buffer.from('12345'));
+    const error = await buildAll(layout, memorySources(objects)).catch((e) => e);
+    expect(error).toBeInstanceOf(ArtifactIntegrityError);
+    expect(error.fileName).toBe('mongod.lock');
+  });
+
   it('reads with a bounded window', async () => {
     const sources = memorySources(objects);
     let inFlight = 0;

@@ -6,6 +6,7 @@ import type { RestoreJob } from '#lib/domain/job.js';
 import { toBsonTimestamp } from '#lib/domain/optime.js';
 import {
   assembleBatch,
+  buildRange,
   completeArtifact,
   hashArtifact,
   partsPerBatch,
@@ -126,6 +127,19 @@ describe('assembly', () => {
     expect(await startAssembly({ jobs: jobs(JOB), work }, { jobId: JOB.id })).toEqual({ batches: [], artifact });
     expect(state.completed).toHaveLength(1);
     expect(state.uploads).toBe(0);
+  });
+});
+
+describe('buildRange', () => {
+  it('reports a throttled read of its job or plan as transient (the state machine retries it)', async () => {
+    const throttled = Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), {
+      name: 'ThrottlingException',
+    });
+    const failing = { get: async () => Promise.reject(throttled) } as unknown as JobStore;
+    const error = await buildRange({ jobs: failing, work: {} as ArtifactWork }, { jobId: JOB.id, range: 0 }).catch(
+      (e: unknown) => e,
+    );
+    expect((error as Error).name).toBe('TransientError');
   });
 });
 

@@ -29,18 +29,23 @@ export async function batchGetAll(
   return results.flat();
 }
 
-/** Puts items with BatchWriteItem (25 a request). Not atomic: callers order their writes for that. */
+/**
+ * Puts items with BatchWriteItem (25 a request, one after the other). Each request's unprocessed items are retried
+ * with backoff, up to MAX_ATTEMPTS for that request; a request that went through costs no wait. Not atomic: callers
+ * order their writes for that.
+ */
 export async function batchPutAll(
   db: DynamoDBDocumentClient,
   tableName: string,
   items: readonly Record<string, unknown>[],
 ): Promise<void> {
-  let pending = items.map((Item) => ({ PutRequest: { Item } }));
-  for (let attempt = 0; pending.length > 0; attempt++) {
-    if (attempt >= MAX_ATTEMPTS) throw new Error('DynamoDB left BatchWriteItem items unprocessed');
-    if (attempt > 0) await backoff(attempt);
-    const result = await db.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending.slice(0, 25) } }));
-    const unprocessed = (result.UnprocessedItems?.[tableName] ?? []) as typeof pending;
-    pending = [...unprocessed, ...pending.slice(25)];
+  for (let start = 0; start < items.length; start += 25) {
+    let pending = items.slice(start, start + 25).map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= MAX_ATTEMPTS) throw new Error('DynamoDB left BatchWriteItem items unprocessed');
+      if (attempt > 0) await backoff(attempt);
+      const result = await db.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
+      pending = (result.UnprocessedItems?.[tableName] ?? []) as typeof pending;
+    }
   }
 }

@@ -118,7 +118,10 @@ export class DynamoJobStore implements JobStore {
   }
 
   private async getBatch(batchId: string): Promise<BatchItem | undefined> {
-    const result = await this.db.send(new GetCommand({ TableName: this.tableName, Key: batchKey(batchId) }));
+    // Strongly consistent, like the job read: a batch job must be there right after its create answered.
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: batchKey(batchId), ConsistentRead: true }),
+    );
     return result.Item as BatchItem | undefined;
   }
 

@@ -13,5 +13,9 @@ export function statusChange(
   const view = toJobView(job, { baseUrl: job.delivery.baseUrl, family: job.apiFamily, secret, now });
   // The event reports the state that was written (a read would derive it from the clock and the counter).
   view.delivery.statusName = job.delivery.statusName;
+  // Never the delivery URL: it is a bearer credential, and anyone who can add a rule or target to the bus, or read
+  // its archive, could download with it. Clients get it from the API; an automated restore's agent from its own
+  // event (docs/events.md).
+  delete view.delivery.url;
   return { job: view, previous, ...(reason !== undefined && { reason }) };
 }

@@ -130,6 +130,9 @@ describe('a restore job from a snapshot, end to end', () => {
       ['Restore Job Status Change', 'IN_PROGRESS', 'READY'],
     ]);
     expect(mine[1]?.detail.job.statusName).toBe('FINISHED');
+    // The delivery URL is a bearer credential: status events never carry it (the API does).
+    expect(JSON.stringify(mine)).not.toContain('/backup/restore/v2/pull/');
+    expect(job.delivery.url).toContain('/backup/restore/v2/pull/');
   });
 
   it('honours maxDownloads exactly under 50 concurrent downloads', async () => {

@@ -132,3 +132,8 @@ export interface Checkpoint {
   readonly timestamp: BsonTimestamp;
   readonly completed: string;
 }
+
+/** A snapshot past its `expires` is deleted (or about to be) on the backup side: it cannot be restored. */
+export function isSnapshotExpired(snapshot: Pick<Snapshot, 'expires'>, now: number): boolean {
+  return snapshot.expires !== undefined && Date.parse(snapshot.expires) <= now;
+}

@@ -64,6 +64,13 @@ export const errors = {
     ]),
   snapshotNotFound: (snapshotId: string) =>
     new ApiError(404, 'SNAPSHOT_NOT_FOUND', `No snapshot with ID ${snapshotId} exists.`, [snapshotId]),
+  snapshotExpired: (snapshotId: string, expires: string) =>
+    new ApiError(
+      409,
+      'CANNOT_START_RESTORE_JOB_FOR_DELETED_SNAPSHOT',
+      `Snapshot ${snapshotId} expired at ${expires} and can no longer be restored.`,
+      [snapshotId],
+    ),
   restoreJobNotFound: (jobId: string) =>
     new ApiError(404, 'RESTORE_JOB_NOT_FOUND', `No restore job with ID ${jobId} exists.`, [jobId]),
   invalidPitRestoreTime: (detail: string) => new ApiError(400, 'INVALID_PIT_RESTORE_TIME', detail),

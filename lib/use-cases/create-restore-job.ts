@@ -33,7 +33,7 @@ export async function createRestoreJob(
   const now = deps.clock.now();
   const source = restoreSource(body, now);
   const target = await automatedRestoreTarget(deps.catalog, body, request.authorizeTargetGroup);
-  const plans = await planRestore(deps.catalog, cluster, source);
+  const plans = await planRestore(deps.catalog, cluster, source, now);
 
   const batchId = cluster.typeName === 'SHARDED_CLUSTER' ? newObjectId(now) : undefined;
   const jobs = plans.map((plan) => newJob({ plan, cluster, request, body, batchId, target, now, secret: deps.secret }));

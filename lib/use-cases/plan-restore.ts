@@ -1,4 +1,10 @@
-import type { BsonTimestamp, Cluster, OplogSlice, Snapshot } from '../domain/catalog.js';
+import {
+  type BsonTimestamp,
+  type Cluster,
+  isSnapshotExpired,
+  type OplogSlice,
+  type Snapshot,
+} from '../domain/catalog.js';
 import { errors } from '../domain/errors.js';
 import type { OplogRange } from '../domain/job.js';
 import { compareTimestamps, type Optime, toBsonTimestamp, toOptime } from '../domain/optime.js';
@@ -25,6 +31,7 @@ export async function planRestore(
   catalog: CatalogStore,
   cluster: Cluster,
   source: RestoreSource,
+  now: number = Date.now(),
 ): Promise<RestorePlan[]> {
   if (cluster.parentClusterId !== undefined) {
     throw errors.invalidAttribute(
@@ -41,6 +48,9 @@ export async function planRestore(
         throw errors.snapshotNotFound(source.snapshotId);
       }
       if (!snapshot.complete) throw errors.invalidAttribute('snapshotId', 'The snapshot is not complete yet.');
+      if (snapshot.expires !== undefined && isSnapshotExpired(snapshot, now)) {
+        throw errors.snapshotExpired(snapshot.id, snapshot.expires);
+      }
       if (!sharded) return [{ cluster, snapshot, pointInTime: false, timestamp: snapshot.timestamp }];
       const parts = snapshot.parts ?? [];
       if (parts.length === 0)
@@ -59,6 +69,9 @@ export async function planRestore(
             partSnapshot.complete;
           if (member === undefined || partSnapshot === undefined || !belongs)
             throw errors.snapshotNotFound(source.snapshotId);
+          if (partSnapshot.expires !== undefined && isSnapshotExpired(partSnapshot, now)) {
+            throw errors.snapshotExpired(source.snapshotId, partSnapshot.expires);
+          }
           return { cluster: member, snapshot: partSnapshot, pointInTime: false, timestamp: partSnapshot.timestamp };
         }),
       );
@@ -69,16 +82,21 @@ export async function planRestore(
       if (checkpoint === undefined || checkpoint.groupId !== cluster.groupId || checkpoint.clusterId !== cluster.id) {
         throw errors.checkpointNotFound(source.checkpointId);
       }
-      const plans = await planPointInTime(catalog, cluster, toOptime(checkpoint.timestamp));
+      const plans = await planPointInTime(catalog, cluster, toOptime(checkpoint.timestamp), now);
       return plans.map((plan) => ({ ...plan, checkpointId: checkpoint.id }));
     }
     case 'pointInTime':
-      return planPointInTime(catalog, cluster, source.target);
+      return planPointInTime(catalog, cluster, source.target, now);
   }
 }
 
 /** Every replica set of the cluster restored to the same optime. */
-async function planPointInTime(catalog: CatalogStore, cluster: Cluster, target: Optime): Promise<RestorePlan[]> {
+async function planPointInTime(
+  catalog: CatalogStore,
+  cluster: Cluster,
+  target: Optime,
+  now: number,
+): Promise<RestorePlan[]> {
   const members =
     cluster.typeName === 'SHARDED_CLUSTER'
       ? await Promise.all(
@@ -94,12 +112,18 @@ async function planPointInTime(catalog: CatalogStore, cluster: Cluster, target: 
       : [cluster];
   if (members.length === 0)
     throw errors.invalidAttribute('clusterId', `Cluster ${cluster.name} has no shards recorded.`);
-  return Promise.all(members.map((member) => planReplicaSet(catalog, member, target)));
+  return Promise.all(members.map((member) => planReplicaSet(catalog, member, target, now)));
 }
 
-async function planReplicaSet(catalog: CatalogStore, cluster: Cluster, target: Optime): Promise<RestorePlan> {
+async function planReplicaSet(
+  catalog: CatalogStore,
+  cluster: Cluster,
+  target: Optime,
+  now: number,
+): Promise<RestorePlan> {
   const upTo = toBsonTimestamp(target);
-  const snapshot = await catalog.latestSnapshotAtOrBefore(cluster.groupId, cluster.id, upTo);
+  // Expired snapshots are passed over: an older one with more oplog to replay still restores the point in time.
+  const snapshot = await catalog.latestSnapshotAtOrBefore(cluster.groupId, cluster.id, upTo, now);
   if (snapshot === undefined) {
     throw errors.noSnapshotBeforePit(
       `No snapshot of ${cluster.replicaSetName ?? cluster.name} exists at or before ${describe(upTo)}: choose a later point in time.`,

@@ -35,8 +35,13 @@ export interface CatalogStore {
   getClusterById(groupId: string, clusterId: string): Promise<Cluster | undefined>;
   getClusterByName(groupId: string, name: string): Promise<Cluster | undefined>;
   getSnapshot(snapshotId: string): Promise<Snapshot | undefined>;
-  /** The newest complete snapshot of a replica set at or before `target`. */
-  latestSnapshotAtOrBefore(groupId: string, clusterId: string, target: BsonTimestamp): Promise<Snapshot | undefined>;
+  /** The newest complete snapshot of a replica set at or before `target`, not expired at `now` (when given). */
+  latestSnapshotAtOrBefore(
+    groupId: string,
+    clusterId: string,
+    target: BsonTimestamp,
+    now?: number,
+  ): Promise<Snapshot | undefined>;
   /** A replica set's oplog slices ending after `after`, oldest first, up to the first that reaches `upTo`. */
   oplogSlicesAfter(
     groupId: string,

@@ -146,6 +146,29 @@ describe('point-in-time restores', () => {
     const restored = await restoreOf(jobsOf('Pit'), job);
     expect(restored.oplog).toEqual(pit.entries.slice(0, 21).map((entry) => entry.ts));
   });
+
+  it('passes over an expired snapshot (restoring from the older one with more oplog) and refuses it by id with 409', async () => {
+    const expiring = await pitReplicaSet(t.admin, { groupId: t.groupA, name: 'PitExpired' });
+    const [older, newer] = expiring.snapshots as [Snapshot, Snapshot];
+    const { DynamoCatalogStore } = await import('#lib/adapters/dynamodb/catalog-store.js');
+    const { createDocumentClient } = await import('#lib/adapters/dynamodb/client.js');
+    const catalog = new DynamoCatalogStore(createDocumentClient(), process.env.TABLE_NAME ?? '');
+    await catalog.putSnapshot({ ...newer, expires: new Date(Date.now() - 60_000).toISOString().slice(0, 19) + 'Z' });
+
+    const target = (expiring.entries[Math.floor(expiring.entries.length * 0.8)] as OplogEntry).ts;
+    const job = await createOne(jobsOf('PitExpired'), { oplogTs: target.t, oplogInc: target.i });
+    expect(job.snapshotId).toBe(older.id);
+    const restored = await restoreOf(jobsOf('PitExpired'), job);
+    expect(restored.oplog).toEqual(expectedEntries(expiring.entries, older, target).map((entry) => entry.ts));
+
+    const refused = await post(jobsOf('PitExpired'), { snapshotId: newer.id });
+    expect(refused.status, refused.text).toBe(409);
+    expect(refused.json()).toMatchObject({
+      error: 409,
+      errorCode: 'CANNOT_START_RESTORE_JOB_FOR_DELETED_SNAPSHOT',
+      parameters: [newer.id],
+    });
+  });
 });
 
 describe('choosing what to restore: errors', () => {

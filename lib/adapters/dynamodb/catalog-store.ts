@@ -1,5 +1,12 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { BsonTimestamp, Checkpoint, Cluster, OplogSlice, Snapshot } from '../../domain/catalog.js';
+import {
+  type BsonTimestamp,
+  type Checkpoint,
+  type Cluster,
+  isSnapshotExpired,
+  type OplogSlice,
+  type Snapshot,
+} from '../../domain/catalog.js';
 import { optimeKey } from '../../domain/optime.js';
 import type { CatalogStore } from '../../use-cases/ports.js';
 import { batchGetAll, batchPutAll } from './batch.js';
@@ -73,6 +80,7 @@ export class DynamoCatalogStore implements CatalogStore {
     groupId: string,
     clusterId: string,
     target: BsonTimestamp,
+    now?: number,
   ): Promise<Snapshot | undefined> {
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -90,7 +98,9 @@ export class DynamoCatalogStore implements CatalogStore {
           ExclusiveStartKey: startKey,
         }),
       );
-      const complete = (result.Items ?? []).map((item) => strip<Snapshot>(item)).find((snapshot) => snapshot?.complete);
+      const complete = (result.Items ?? [])
+        .map((item) => strip<Snapshot>(item))
+        .find((snapshot) => snapshot?.complete && (now === undefined || !isSnapshotExpired(snapshot, now)));
       if (complete !== undefined) return complete;
       startKey = result.LastEvaluatedKey;
     } while (startKey !== undefined);

@@ -224,13 +224,20 @@ export type DigestVerdict =
     };
 
 function sameUri(credentialUri: string, requestUri: string): boolean {
-  if (credentialUri === requestUri) return true;
-  // Tolerance for clients/proxies that encode differently ("%2F" vs "/", "%7E" vs "~"): equal once decoded.
-  try {
-    return decodeURIComponent(credentialUri) === decodeURIComponent(requestUri);
-  } catch {
-    return false; // a lone "%" etc.
-  }
+  return normalizeTarget(credentialUri) === normalizeTarget(requestUri);
+}
+
+/**
+ * The request target as sent, up to encodings that cannot change its meaning: percent-escapes of unreserved
+ * characters (RFC 3986 2.3) and of a space are decoded, every other escape is kept (hex upper-cased). So
+ * `%7E` equals `~`, but `x%26pageNum%3D2` never equals `x&pageNum=2`: a response signed for one query is not
+ * accepted for another.
+ */
+function normalizeTarget(uri: string): string {
+  return uri.replace(/%([0-9A-Fa-f]{2})/g, (_escape, hex: string) => {
+    const char = String.fromCharCode(Number.parseInt(hex, 16));
+    return /^[A-Za-z0-9\-._~ ]$/.test(char) ? char : `%${hex.toUpperCase()}`;
+  });
 }
 
 function constantTimeEqualHex(expected: string, received: string): boolean {
@@ -260,17 +267,13 @@ export async function verifyDigest(args: {
   if (!c.username || !c.nonce || !c.uri || !c.response) return { ok: false, reason: 'malformed' };
   if (c.realm !== REALM) return { ok: false, reason: 'realm-mismatch' };
 
-  let nc = 0;
-  if (c.qop !== undefined) {
-    if (c.qop !== 'auth') return { ok: false, reason: 'bad-qop' };
-    // nc 00000000 is refused: 0 is what we report for "no qop", and clients start counting at 1.
-    if (c.nc === undefined || !/^[0-9a-fA-F]{8}$/.test(c.nc) || !c.cnonce) return { ok: false, reason: 'malformed' };
-    nc = Number.parseInt(c.nc, 16);
-    if (nc === 0) return { ok: false, reason: 'malformed' };
-  } else if (c.nc !== undefined || c.cnonce !== undefined) {
-    // RFC 7616 3.4: cnonce and nc MUST NOT be sent without qop.
-    return { ok: false, reason: 'malformed' };
-  }
+  // The challenge requires qop="auth": a response without it (RFC 2069's form, no nc, so no replay counter) is
+  // refused.
+  if (c.qop !== 'auth') return { ok: false, reason: 'bad-qop' };
+  // nc 00000000 is refused: clients start counting at 1.
+  if (c.nc === undefined || !/^[0-9a-fA-F]{8}$/.test(c.nc) || !c.cnonce) return { ok: false, reason: 'malformed' };
+  const nc = Number.parseInt(c.nc, 16);
+  if (nc === 0) return { ok: false, reason: 'malformed' };
 
   if (!sameUri(c.uri, args.requestUri)) return { ok: false, reason: 'uri-mismatch' };
 
@@ -288,7 +291,9 @@ export async function verifyDigest(args: {
     method: args.method, // case-sensitive (RFC 9110 9.1): hash it exactly as received
     uri: c.uri,
     nonce: c.nonce,
-    ...(c.qop === undefined ? {} : { qop: 'auth' as const, nc: c.nc, cnonce: c.cnonce }),
+    qop: 'auth' as const,
+    nc: c.nc,
+    cnonce: c.cnonce,
   });
   if (!constantTimeEqualHex(expected, c.response)) return { ok: false, reason: 'bad-response' };
 

@@ -296,7 +296,7 @@ describe('verifyDigest', () => {
     },
   );
 
-  it('accepts the RFC 2069 form without qop and reports nc 0', async () => {
+  it('refuses the RFC 2069 form without the challenged qop, even correctly signed', async () => {
     // Prepare
     const [challenge] = createChallenges({ secret: SECRET, now: NOW });
     const credentials = signFromChallenge(challenge as string, { qop: undefined });
@@ -305,7 +305,7 @@ describe('verifyDigest', () => {
     const verdict = await verify(credentials);
 
     // Assess
-    expect(verdict).toMatchObject({ ok: true, nc: 0 });
+    expect(verdict).toEqual({ ok: false, reason: 'bad-qop' });
   });
 
   it('returns nc parsed as hex', async () => {
@@ -392,6 +392,23 @@ describe('verifyDigest', () => {
     // Assess
     expect(verdict.ok).toBe(true);
     expect(broken).toEqual({ ok: false, reason: 'uri-mismatch' });
+  });
+
+  it('compares the request target as sent: escaped delimiters are not the delimiters', async () => {
+    // Prepare: signed for one query parameter whose value holds "&pageNum=2", sent as two parameters
+    const [challenge] = createChallenges({ secret: SECRET, now: NOW });
+    const path = '/api/atlas/v1.0/groups/g/clusters/c/restoreJobs';
+    const credentials = signFromChallenge(challenge as string, { uri: `${path}?batchId=x%26pageNum%3D2` });
+
+    // Act
+    const smuggled = await verify(credentials, { requestUri: `${path}?batchId=x&pageNum=2` });
+    const same = await verify(credentials, { requestUri: `${path}?batchId=x%26pageNum%3d2` });
+    const tilde = await verify({ ...credentials, uri: `${path}?a=%7E` }, { requestUri: `${path}?a=~` });
+
+    // Assess
+    expect(smuggled).toEqual({ ok: false, reason: 'uri-mismatch' });
+    expect(same.ok).toBe(true);
+    expect((tilde as { reason?: string }).reason).not.toBe('uri-mismatch');
   });
 
   it('rejects forged nonces without looking the user up', async () => {
@@ -493,7 +510,7 @@ describe('verifyDigest', () => {
     expect(verdict).toEqual({ ok: false, reason: 'malformed' });
   });
 
-  it('rejects nc/cnonce without qop as malformed (RFC 7616 3.4)', async () => {
+  it('rejects nc/cnonce without qop (RFC 7616 3.4; qop is required anyway)', async () => {
     // Prepare
     const [challenge] = createChallenges({ secret: SECRET, now: NOW });
     const credentials = { ...signFromChallenge(challenge as string, { qop: undefined }), nc: '00000001' };
@@ -502,7 +519,7 @@ describe('verifyDigest', () => {
     const verdict = await verify(credentials);
 
     // Assess
-    expect(verdict).toEqual({ ok: false, reason: 'malformed' });
+    expect(verdict).toEqual({ ok: false, reason: 'bad-qop' });
   });
 });
 

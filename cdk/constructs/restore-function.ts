@@ -114,6 +114,9 @@ export interface BindBucketOptions {
   readonly keyPrefix?: string;
 }
 
+/** Partition key prefix of API key items (lib/adapters/dynamodb/key-store.ts): their HA1 values are secrets. */
+export const API_KEY_KEY_PREFIX = 'APIKEY#';
+
 /** Partition key prefix of Digest nonce items (lib/adapters/dynamodb/table.ts, key-store.ts). */
 export const DIGEST_NONCE_KEY_PREFIX = 'NONCE#';
 
@@ -280,6 +283,18 @@ export class RestoreFunction extends Construct {
         resources: [table.tableArn, ...TABLE.indexes.map((index) => `${table.tableArn}/index/${index.name}`)],
       }),
     );
+    if (!options.recordDigestNonces) {
+      // API keys' HA1 values are as good as passwords for Digest: only the functions that authenticate requests
+      // (those recording nonces) may read APIKEY# items. An explicit Deny, so no later Allow can widen it.
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          effect: Effect.DENY,
+          actions: readActions,
+          resources: [table.tableArn],
+          conditions: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': [`${API_KEY_KEY_PREFIX}*`] } },
+        }),
+      );
+    }
     // Writes are single items (no DeleteItem: nothing is ever deleted), limited by partition-key prefix.
     const writes = access !== 'read';
     const prefixes = [

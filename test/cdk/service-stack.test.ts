@@ -258,6 +258,27 @@ describe('functions', () => {
     expect((props.Environment as { Variables: Record<string, unknown> }).Variables.UV_THREADPOOL_SIZE).toBe('9');
   });
 
+  it('lets only the functions that authenticate read API keys (their HA1 values are secrets)', () => {
+    const authenticating = functionNames.filter((name) =>
+      statementsOf(name).some((st) => JSON.stringify(st.Condition ?? {}).includes('NONCE#')),
+    );
+    expect([...authenticating].sort()).toEqual(
+      ['create-restore-job', 'get-restore-job', 'get-snapshot', 'list-restore-jobs', 'list-snapshots'].sort(),
+    );
+    for (const name of functionNames) {
+      const denies = statementsOf(name).filter(
+        (st) => st.Effect === 'Deny' && JSON.stringify(st.Condition ?? {}).includes('APIKEY#*'),
+      );
+      const readsTable = actionsOf(statementsOf(name)).includes('dynamodb:GetItem');
+      expect(denies.length, name).toBe(readsTable && !authenticating.includes(name) ? 1 : 0);
+      for (const deny of denies) {
+        expect([deny.Action].flat(), name).toEqual(
+          expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query']),
+        );
+      }
+    }
+  });
+
   it('gives ingest-manifest a minute and 1 GB for file lists of up to 1,000,000 lines', () => {
     const props = propsOf(functionId('ingest-manifest'));
     expect(props.MemorySize).toBe(1024);

@@ -80,7 +80,13 @@ async function requireSnapshot(catalog: CatalogStore, job: RestoreJob): Promise<
 
 interface SliceRef {
   readonly key: string;
+  /** The catalog's `after` of the slice: its first entry must be past it. */
   readonly after: SegmentLine['sliceAfter'];
+  /**
+   * Entries at or before this are left out: the range's start, or the previous slice's last entry when the slices
+   * overlap (the catalog tolerates overlaps; the entries they share go into oplog.bson once).
+   */
+  readonly from: SegmentLine['after'];
 }
 interface CountBatch {
   readonly slices: readonly SliceRef[];
@@ -124,14 +130,17 @@ export async function prepareArtifact(
   const batches: SliceRef[][] = [];
   let current: SliceRef[] = [];
   let bytes = 0;
+  let from = toOptime(job.oplog.after);
   for (const slice of slices) {
     if (current.length > 0 && bytes + slice.sizeBytes > perBatch) {
       batches.push(current);
       current = [];
       bytes = 0;
     }
-    current.push({ key: slice.key, after: toOptime(slice.after) });
+    current.push({ key: slice.key, after: toOptime(slice.after), from });
     bytes += slice.sizeBytes;
+    const last = toOptime(slice.last);
+    if (compareOptimes(last, from) > 0) from = last;
   }
   if (current.length > 0) batches.push(current);
   await Promise.all(batches.map((batch, index) => deps.work.putJson(job.id, `oplog/${index}.json`, { slices: batch })));
@@ -151,9 +160,11 @@ async function oplogSlices(catalog: CatalogStore, job: RestoreJob): Promise<Oplo
   let previous = toOptime(range.after);
   for (const [index, slice] of slices.entries()) {
     const after = toOptime(slice.after);
-    const chained = index === 0 ? compareOptimes(after, previous) <= 0 : compareOptimes(after, previous) === 0;
-    if (!chained) throw new PermanentError(`The oplog has a gap before slice ${slice.key}.`);
-    previous = toOptime(slice.last);
+    // As planning (plan-restore.ts) accepts them: slices may overlap (their shared entries are kept once), never
+    // leave a gap.
+    if (compareOptimes(after, previous) > 0) throw new PermanentError(`The oplog has a gap before slice ${slice.key}.`);
+    const last = toOptime(slice.last);
+    if (compareOptimes(last, previous) > 0) previous = last;
   }
   if (slices.length > 0 && compareOptimes(previous, toOptime(range.upTo)) < 0) {
     throw new PermanentError('The oplog no longer reaches the restore target.');
@@ -169,10 +180,11 @@ export async function countOplogBatch(deps: Pick<BuildDeps, 'jobs' | 'work'>, in
   if (job.oplog === undefined) throw new PermanentError(`Restore job ${job.id} is not a point-in-time restore.`);
   const batch = await deps.work.getJson<CountBatch>(job.id, `oplog/${input.batch}.json`);
   if (batch === undefined) throw new PermanentError(`Oplog batch ${input.batch} of job ${job.id} was not prepared.`);
-  const range = { after: toOptime(job.oplog.after), upTo: toOptime(job.oplog.upTo) };
+  const upTo = toOptime(job.oplog.upTo);
   const slices: CountResult['slices'][number][] = [];
   for (const slice of batch.slices) {
     try {
+      const range = { after: slice.from, upTo };
       slices.push(await countSlice(await deps.work.sources.open(slice.key), slice.key, range, slice.after));
     } catch (error) {
       throw toTaskError(error, `Counting oplog slice ${slice.key} failed`);
@@ -212,7 +224,7 @@ export async function planArtifact(
   // The point-in-time members, from the count step's results.
   let oplog: { segments: Omit<SegmentLine, 't' | 'at'>[]; entries: number; sizeBytes: number } | undefined;
   if (job.oplog !== undefined) {
-    const range = { after: toOptime(job.oplog.after), upTo: toOptime(job.oplog.upTo) };
+    const upTo = toOptime(job.oplog.upTo);
     const segments: Omit<SegmentLine, 't' | 'at'>[] = [];
     for (const index of input.countBatches ?? []) {
       const [batch, counts] = await Promise.all([
@@ -228,7 +240,8 @@ export async function planArtifact(
           segments.push({
             key: slice.key,
             sliceAfter: slice.after,
-            ...range,
+            after: slice.from,
+            upTo,
             size: count.sizeBytes,
             count: count.count,
           });

@@ -18,8 +18,10 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '#lib/adapters/s3/client.js';
 import type { Cluster, Snapshot } from '#lib/domain/catalog.js';
+import { type Optime, toBsonTimestamp } from '#lib/domain/optime.js';
 import { isoSeconds } from '#lib/domain/time.js';
 import { CatalogAdmin } from '#local/catalog-admin.js';
+import { generateOplog, type OplogEntry } from '#local/oplog-data.js';
 import { LOCAL_RESOURCES, type LocalStack, startLocalStack } from '#local/stack.js';
 import { GoDigestClient } from '../helpers/go-digest.js';
 import { expectedEntries, pitReplicaSet } from '../helpers/pit.js';
@@ -243,6 +245,47 @@ describe('a snapshot built in ranges', () => {
       expect(await workLeft(created.id)).toEqual({ objects: 0, uploads: 0 });
     }, 180_000);
   }
+});
+
+describe('a point in time over overlapping oplog slices', () => {
+  it('keeps the entries two slices share once, as planning accepted them', async () => {
+    const overlapping = await admin.cluster({ groupId, name: 'Overlap0' });
+    const start = { t: Math.floor(Date.now() / 1000) - 3600, i: 1 };
+    const { entries } = generateOplog({ start, count: 120, seed: 'overlap' });
+    await admin.snapshot({
+      cluster: overlapping,
+      timestamp: toBsonTimestamp(start),
+      files: [{ name: 'WiredTiger', body: Buffer.from('WiredTiger\n') }],
+    });
+    // Slices [0, 40), [30, 80) and [80, 120): the second repeats ten entries of the first.
+    const slice = (from: number, to: number, after: Optime) => {
+      const part = entries.slice(from, to);
+      return {
+        after,
+        first: (part[0] as OplogEntry).ts,
+        last: (part.at(-1) as OplogEntry).ts,
+        body: Buffer.concat(part.map((e) => e.raw)),
+        count: part.length,
+      };
+    };
+    await admin.oplog(overlapping, [
+      slice(0, 40, start),
+      slice(30, 80, (entries[29] as OplogEntry).ts),
+      slice(80, 120, (entries[79] as OplogEntry).ts),
+    ]);
+    const target = (entries[100] as OplogEntry).ts;
+    const path = `/api/atlas/v1.0/groups/${groupId}/clusters/Overlap0/restoreJobs`;
+    const response = await client.request('POST', path, { oplogTs: String(target.t), oplogInc: target.i });
+    expect(response.status, response.text).toBe(200);
+    const created = (response.json() as Json).results[0];
+    const job: Json = await waitForJob(client, `${path}/${created.id}`, (j) => j.statusName !== 'IN_PROGRESS', 60_000);
+    expect(job.statusName, JSON.stringify(job)).toBe('FINISHED');
+    const dir = await mkdtemp(join(dataDir, 'overlap-'));
+    await writeFile(join(dir, 'a.tar.gz'), await download(job.delivery.url));
+    execFileSync('tar', ['-xzf', join(dir, 'a.tar.gz'), '-C', dir]);
+    const oplog = await readFile(join(dir, 'oplog.bson'));
+    expect(oplog.equals(Buffer.concat(entries.slice(0, 101).map((e) => e.raw)))).toBe(true);
+  }, 120_000);
 });
 
 describe('a point in time across many oplog slices', () => {

@@ -617,8 +617,12 @@ export async function hashArtifact(
   }
 }
 
-/** A failed build leaves nothing behind: its multipart upload is aborted and its work area deleted. */
+/**
+ * A failed build leaves nothing behind: its multipart upload is aborted, its work area deleted, and an artifact it
+ * had already completed (a step after the assembly failed for good) deleted too: a BROKEN job is never served.
+ */
 export async function cleanUpBuild(deps: Pick<BuildDeps, 'work'>, job: RestoreJob): Promise<void> {
   await deps.work.abortUploads(artifactKey(job));
   await deps.work.deleteWork(job.id);
+  await deps.work.deleteArtifact(artifactKey(job));
 }

@@ -212,6 +212,8 @@ export interface ArtifactWork {
   deleteWork(jobId: string): Promise<void>;
   /** Deletes one range's output. */
   deleteRange(jobId: string, range: number): Promise<void>;
+  /** Deletes an assembled artifact (a build that broke after its upload completed). */
+  deleteArtifact(key: string): Promise<void>;
   objectSize(bucket: 'restores' | 'snapshots', key: string): Promise<number | undefined>;
   readChunk(bucket: 'restores' | 'snapshots', key: string, from: number, to: number): Promise<Buffer>;
   /** The snapshot bucket, for the range builder and the oplog count. */

@@ -329,6 +329,10 @@ export class S3ArtifactWork implements ArtifactWork {
     }
   }
 
+  async deleteArtifact(key: string): Promise<void> {
+    await this.deleteKeys([key]);
+  }
+
   async deleteRange(jobId: string, range: number): Promise<void> {
     await this.deleteKeys([rangeKey(jobId, range)]);
   }

@@ -7,6 +7,7 @@ import { toBsonTimestamp } from '#lib/domain/optime.js';
 import {
   assembleBatch,
   buildRange,
+  cleanUpBuild,
   completeArtifact,
   hashArtifact,
   partsPerBatch,
@@ -140,6 +141,20 @@ describe('buildRange', () => {
       (e: unknown) => e,
     );
     expect((error as Error).name).toBe('TransientError');
+  });
+});
+
+describe('cleanUpBuild', () => {
+  it('aborts the upload, deletes the work area and any artifact already assembled', async () => {
+    const calls: string[] = [];
+    const work = {
+      abortUploads: async (key: string) => void calls.push(`abort ${key}`),
+      deleteWork: async (jobId: string) => void calls.push(`work ${jobId}`),
+      deleteArtifact: async (key: string) => void calls.push(`artifact ${key}`),
+    } as unknown as ArtifactWork;
+    await cleanUpBuild({ work }, JOB);
+    const key = `restores/${JOB.groupId}/${JOB.id}/f.tar.gz`;
+    expect(calls).toEqual([`abort ${key}`, `work ${JOB.id}`, `artifact ${key}`]);
   });
 });
 

@@ -46,6 +46,8 @@ export interface RestoreJobView {
   hashes?: { typeName: 'SHA1'; fileName: string; hash: string }[];
   /** Not in MongoDB's API (its clients ignore unknown fields): how far the artifact's build has come, in tar bytes. */
   progress?: { bytesTotal: number; bytesDone: number };
+  /** Not in MongoDB's API: why a BROKEN job could not finish. */
+  statusReason?: string;
   links: Link[];
 }
 
@@ -113,6 +115,7 @@ export function toJobView(job: RestoreJob, ctx: ViewContext): RestoreJobView {
       job.artifact?.sha1 !== undefined && {
         hashes: [{ typeName: 'SHA1' as const, fileName: job.artifact.fileName, hash: job.artifact.sha1 }],
       }),
+    ...(job.statusName === 'BROKEN' && job.failureReason !== undefined && { statusReason: job.failureReason }),
     ...(job.progress !== undefined && {
       progress: {
         bytesTotal: job.progress.bytesTotal,

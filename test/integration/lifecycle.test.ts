@@ -324,6 +324,8 @@ describe('jobs that cannot finish, and jobs nobody drives', () => {
 
     // Assess
     expect(job.statusName).toBe('BROKEN');
+    // The reason is on the job itself, not only in the event (an extra field MongoDB's clients ignore).
+    expect(job.statusReason).toMatch(/file\.wt.*does not exist/);
     expect(job.delivery).toEqual({
       methodName: 'HTTP',
       statusName: 'FAILED',

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { type Limiter, limiter } from '../lib/concurrency.js';
 import { closeServer, listen, urlFor } from './http-util.js';
 import {
   createHandlerLoader,
@@ -357,34 +358,19 @@ class LocalStepFunctions {
     return overrides;
   }
 
-  private readonly slots = new Map<string, { free: number; waiting: (() => void)[] }>();
+  /** One limiter per function whose concurrency is limited, made on its first invocation. */
+  private readonly limiters = new Map<string, Limiter>();
 
-  /** Waits for a free slot of the function when its concurrency is limited; returns the release. */
-  private async acquire(functionName: string): Promise<() => void> {
-    const limit = this.opts.functionConcurrency[functionName];
-    if (limit === undefined) return () => {};
-    let slot = this.slots.get(functionName);
-    if (slot === undefined) {
-      slot = { free: limit, waiting: [] };
-      this.slots.set(functionName, slot);
+  /** Invokes the function, waiting for a free slot first when its concurrency is limited. */
+  private invoke(task: TaskBinding, input: unknown): Promise<unknown> {
+    const limit = this.opts.functionConcurrency[task.functionName];
+    if (limit === undefined) return this.invokeNow(task, input);
+    let slots = this.limiters.get(task.functionName);
+    if (slots === undefined) {
+      slots = limiter(limit);
+      this.limiters.set(task.functionName, slots);
     }
-    const pool = slot;
-    if (pool.free > 0) pool.free--;
-    else await new Promise<void>((resolve) => pool.waiting.push(resolve));
-    return () => {
-      const next = pool.waiting.shift();
-      if (next) next();
-      else pool.free++;
-    };
-  }
-
-  private async invoke(task: TaskBinding, input: unknown): Promise<unknown> {
-    const release = await this.acquire(task.functionName);
-    try {
-      return await this.invokeNow(task, input);
-    } finally {
-      release();
-    }
+    return slots(() => this.invokeNow(task, input));
   }
 
   private async invokeNow(task: TaskBinding, input: unknown): Promise<unknown> {

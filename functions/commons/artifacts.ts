@@ -47,7 +47,7 @@ export const buildTuning = /* @__PURE__ */ once((): BuildTuning => {
 });
 
 /**
- * How long a chained step (hash, verify, complete) may work before handing on: about 10 minutes, and always a
+ * How long a chained step (hash, verify) may work before handing on: about 10 minutes, and always a
  * minute short of the invocation's own limit (Lambda's is 15 minutes).
  */
 export function linkBudget(context: { getRemainingTimeInMillis(): number }): { deadline: number; now: () => number } {

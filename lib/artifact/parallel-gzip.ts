@@ -31,6 +31,7 @@ import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import { constants, gzip, type ZlibOptions } from 'node:zlib';
+import { type Limiter, limiter } from '../concurrency.js';
 
 const gzipAsync = promisify<Buffer, ZlibOptions, Buffer>(gzip);
 
@@ -80,8 +81,7 @@ export class ParallelGzip extends Transform {
   private readonly inFlight: InFlight[] = [];
   private blocksStarted = 0;
   /** FIFO semaphore limiting simultaneous zlib jobs to `concurrency`. */
-  private running = 0;
-  private readonly waitingForSlot: Array<() => void> = [];
+  private readonly slots: Limiter;
 
   constructor(opts: ParallelGzipOptions = {}) {
     super();
@@ -98,6 +98,7 @@ export class ParallelGzip extends Transform {
     if (!Number.isInteger(this.readAhead) || this.readAhead < 0) {
       throw new RangeError(`readAhead must be a non-negative integer, got ${this.readAhead}`);
     }
+    this.slots = limiter(this.concurrency);
     // deflateBound(n) is about n + n/1000 + a few bytes (stored blocks for
     // incompressible data); add room for the gzip header and trailer.
     const chunkSize = Math.max(constants.Z_MIN_CHUNK, this.blockSize + (this.blockSize >> 8) + 1024);
@@ -164,21 +165,12 @@ export class ParallelGzip extends Transform {
     this.inFlight.push(entry);
   }
 
-  private async compress(block: Buffer): Promise<Buffer> {
-    if (this.running >= this.concurrency) {
-      await new Promise<void>((resolve) => this.waitingForSlot.push(resolve));
-    } else {
-      this.running++;
-    }
-    try {
+  /** Blocks take the slots in input order (the limiter is FIFO). */
+  private compress(block: Buffer): Promise<Buffer> {
+    return this.slots(async () => {
       if (this.destroyed) throw new Error('ParallelGzip destroyed');
-      return await gzipAsync(block, this.zlibOptions);
-    } finally {
-      // Hand the slot straight to the next queued block (in order), or free it.
-      const next = this.waitingForSlot.shift();
-      if (next) next();
-      else this.running--;
-    }
+      return gzipAsync(block, this.zlibOptions);
+    });
   }
 
   /** Waits for the oldest block, pushes it and any already-finished blocks queued behind it, in order. */

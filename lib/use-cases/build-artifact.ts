@@ -21,15 +21,10 @@ import {
 } from '../artifact/layout.js';
 import { countSlice, restoreReadme } from '../artifact/oplog.js';
 import { ParallelGzip, type ParallelGzipOptions } from '../artifact/parallel-gzip.js';
-import { ArtifactIntegrityError, rangeBytes, rangePieces, sizeMismatch } from '../artifact/range-build.js';
+import { checksumMismatch, rangeBytes, rangePieces, sizeMismatch } from '../artifact/range-build.js';
 import { type HashProgress, ResumableHash } from '../artifact/resumable-hash.js';
-import {
-  type OplogSlice,
-  type Snapshot,
-  type SnapshotFile,
-  snapshotFileCount,
-  snapshotSizeBytes,
-} from '../domain/catalog.js';
+import { limiter } from '../concurrency.js';
+import { type Snapshot, snapshotFileCount, snapshotSizeBytes } from '../domain/catalog.js';
 import type { Artifact, RestoreJob } from '../domain/job.js';
 import { compareOptimes, toOptime } from '../domain/optime.js';
 import type { ArtifactWork, CatalogStore, EventPublisher, JobStore, SnapshotFiles } from './ports.js';
@@ -130,17 +125,14 @@ export async function prepareArtifact(
   const batches: SliceRef[][] = [];
   let current: SliceRef[] = [];
   let bytes = 0;
-  let from = toOptime(job.oplog.after);
-  for (const slice of slices) {
-    if (current.length > 0 && bytes + slice.sizeBytes > perBatch) {
+  for (const { sizeBytes, ...slice } of slices) {
+    if (current.length > 0 && bytes + sizeBytes > perBatch) {
       batches.push(current);
       current = [];
       bytes = 0;
     }
-    current.push({ key: slice.key, after: toOptime(slice.after), from });
-    bytes += slice.sizeBytes;
-    const last = toOptime(slice.last);
-    if (compareOptimes(last, from) > 0) from = last;
+    current.push(slice);
+    bytes += sizeBytes;
   }
   if (current.length > 0) batches.push(current);
   await Promise.all(batches.map((batch, index) => deps.work.putJson(job.id, `oplog/${index}.json`, { slices: batch })));
@@ -148,7 +140,7 @@ export async function prepareArtifact(
 }
 
 /** The job's oplog slices, re-read from the catalog and checked against what the job was created with. */
-async function oplogSlices(catalog: CatalogStore, job: RestoreJob): Promise<OplogSlice[]> {
+async function oplogSlices(catalog: CatalogStore, job: RestoreJob): Promise<(SliceRef & { sizeBytes: number })[]> {
   const range = job.oplog;
   if (range === undefined) return [];
   const slices = await catalog.oplogSlicesAfter(job.groupId, job.clusterId, range.after, range.upTo);
@@ -157,19 +149,22 @@ async function oplogSlices(catalog: CatalogStore, job: RestoreJob): Promise<Oplo
   if (expected !== undefined && slices.length !== expected) {
     throw new PermanentError(`The oplog of this restore changed: ${expected} slices planned, ${slices.length} now.`);
   }
-  let previous = toOptime(range.after);
-  for (const [index, slice] of slices.entries()) {
+  // Each slice's entries count from the newest optime before it: the range's start, or the previous slices' last
+  // entry. As planning (plan-restore.ts) accepts them, slices may overlap (their shared entries are kept once),
+  // never leave a gap.
+  const refs: (SliceRef & { sizeBytes: number })[] = [];
+  let from = toOptime(range.after);
+  for (const slice of slices) {
     const after = toOptime(slice.after);
-    // As planning (plan-restore.ts) accepts them: slices may overlap (their shared entries are kept once), never
-    // leave a gap.
-    if (compareOptimes(after, previous) > 0) throw new PermanentError(`The oplog has a gap before slice ${slice.key}.`);
+    if (compareOptimes(after, from) > 0) throw new PermanentError(`The oplog has a gap before slice ${slice.key}.`);
+    refs.push({ key: slice.key, after, from, sizeBytes: slice.sizeBytes });
     const last = toOptime(slice.last);
-    if (compareOptimes(last, previous) > 0) previous = last;
+    if (compareOptimes(last, from) > 0) from = last;
   }
-  if (slices.length > 0 && compareOptimes(previous, toOptime(range.upTo)) < 0) {
+  if (slices.length > 0 && compareOptimes(from, toOptime(range.upTo)) < 0) {
     throw new PermanentError('The oplog no longer reaches the restore target.');
   }
-  return slices;
+  return refs;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -266,7 +261,7 @@ export async function planArtifact(
 
   const files = deps.files.list(snapshot);
   async function* members(): AsyncGenerator<PlannedMember> {
-    for await (const file of files as AsyncIterable<SnapshotFile>) {
+    for await (const file of files) {
       if (oplog !== undefined && POINT_IN_TIME_NAMES.includes(file.name)) {
         throw new PermanentError(`Snapshot file ${JSON.stringify(file.name)} collides with the point-in-time files.`);
       }
@@ -346,8 +341,8 @@ export async function buildRange(
     );
     const gzip = new ParallelGzip(tuning.gzip);
     tar.on('error', (error) => gzip.destroy(error));
-    const sizeBytes = await deps.work.putRange(input.jobId, input.range, tar.pipe(gzip), range.end - range.start);
     const bytes = range.end - range.start;
+    const sizeBytes = await deps.work.putRange(input.jobId, input.range, tar.pipe(gzip), bytes);
     const recorded = await deps.jobs.recordRangeBuilt(input.jobId, input.range, bytes);
     if (recorded.job?.statusName !== 'IN_PROGRESS') {
       // The job broke while this range was built (another range or a verify chain failed, and the failure's
@@ -419,12 +414,7 @@ export async function verifyFile(
     );
     if (hash.position < item.size) return { jobId: input.jobId, item: input.item, progress: hash.save() };
     const actual = hash.digest();
-    if (actual !== item.sha256) {
-      throw new ArtifactIntegrityError(
-        item.name,
-        `snapshot file ${JSON.stringify(item.name)}: SHA-256 ${actual} does not match the manifest's`,
-      );
-    }
+    if (actual !== item.sha256) throw checksumMismatch(item.name, actual);
     return { jobId: input.jobId, item: input.item, done: true };
   } catch (error) {
     throw toTaskError(error, `Verifying ${JSON.stringify(item.name)} failed`);
@@ -483,23 +473,6 @@ export function partsPerBatch(parts: number): number {
 const COPY_CONCURRENCY = 16;
 const MERGE_CONCURRENCY = 2;
 const MAX_ASSEMBLY_BATCHES = 100;
-
-/** Runs at most `n` of the given tasks at once. */
-function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return async (task) => {
-    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    else running++;
-    try {
-      return await task();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else running--;
-    }
-  };
-}
 
 /** The parts of this job's artifact: planned from the range outputs' sizes, the same in every invocation. */
 async function plannedParts(work: ArtifactWork, jobId: string, plan: StoredPlan) {

@@ -52,6 +52,12 @@ function rangeKey(jobId: string, range: number): string {
   return `work/${jobId}/ranges/${String(range).padStart(5, '0')}.gz`;
 }
 
+/** A GetObject response's whole body, as a view of the SDK's bytes (not a copy). */
+async function bodyBytes(res: GetObjectCommandOutput): Promise<Buffer> {
+  const array = (await res.Body?.transformToByteArray()) ?? new Uint8Array(0);
+  return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
+}
+
 function statusOf(error: unknown): number | undefined {
   return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
 }
@@ -355,8 +361,7 @@ export class S3ArtifactWork implements ArtifactWork {
       const res = await this.s3.send(
         new GetObjectCommand({ Bucket: this.bucket(bucket), Key: key, Range: `bytes=${from}-${to - 1}` }),
       );
-      const array = (await res.Body?.transformToByteArray()) ?? new Uint8Array(0);
-      const bytes = Buffer.from(array.buffer, array.byteOffset, array.byteLength);
+      const bytes = await bodyBytes(res);
       if (bytes.length !== to - from) throw new Error(`s3://${this.bucket(bucket)}/${key}: short read at ${from}`);
       return bytes;
     });
@@ -385,9 +390,7 @@ export class S3ArtifactWork implements ArtifactWork {
           (res.Body as Readable | undefined)?.destroy?.();
           throw sizeMismatch(fileName, size, Number.isNaN(total) ? -1 : total);
         }
-        const body = res.Body as { transformToByteArray(): Promise<Uint8Array> };
-        const array = await body.transformToByteArray();
-        const bytes = Buffer.from(array.buffer, array.byteOffset, array.byteLength); // a view, not a copy
+        const bytes = await bodyBytes(res);
         if (bytes.length !== to - from) throw sizeMismatch(fileName, size, from + bytes.length);
         return bytes;
       }),

@@ -40,6 +40,8 @@ let client: GoDigestClient;
 const rangeCalls = new Map<string, number>();
 /** Ranges whose first invocation fails as a throttled Lambda invocation would. */
 const failOnce = new Set<string>();
+/** Range invocations still running, by job. */
+const rangesRunning = new Map<string, number>();
 
 const textFile = (i: number) =>
   Buffer.from(`{"_id":${i},"name":"document ${i}","tags":["a","b","c"],"payload":"${'x'.repeat(60)}"}\n`.repeat(30));
@@ -57,6 +59,12 @@ beforeAll(async () => {
         rangeCalls.set(key, (rangeCalls.get(key) ?? 0) + 1);
         if (failOnce.delete(key)) {
           throw Object.assign(new Error('Rate Exceeded.'), { name: 'Lambda.TooManyRequestsException' });
+        }
+        rangesRunning.set(jobId, (rangesRunning.get(jobId) ?? 0) + 1);
+        try {
+          return await invoke();
+        } finally {
+          rangesRunning.set(jobId, (rangesRunning.get(jobId) ?? 0) - 1);
         }
       }
       return invoke();
@@ -237,11 +245,13 @@ describe('a snapshot built in ranges', () => {
       const broken = (await events(created.id)).find((e) => e.detail.job.statusName === 'BROKEN');
       expect(broken?.detail.reason).toContain(name);
       expect(broken?.detail.reason).toMatch(/SHA-256/);
-      // Range builds still running when the job broke remove their own outputs when they end.
+      // Range builds still running when the job broke remove their own outputs when they end: once none runs,
+      // nothing is left. (The work area can be empty for a moment while a range still writes its output.)
       const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline && (await workLeft(created.id)).objects > 0) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
+      while (Date.now() < deadline && (rangesRunning.get(created.id) ?? 0) > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
+      expect(rangesRunning.get(created.id) ?? 0).toBe(0);
       expect(await workLeft(created.id)).toEqual({ objects: 0, uploads: 0 });
     }, 180_000);
   }

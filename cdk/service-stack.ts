@@ -23,7 +23,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { DEFAULT_CROSS_STACK_REFERENCES } from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
-import { type ApiHandlerName, routes } from '../functions/routes.js';
+import { type ApiHandlerName, DEFAULT_ROUTE_HANDLER, routes } from '../functions/routes.js';
 import { MANIFEST_PREFIX, MANIFEST_SUFFIX } from '../lib/domain/manifest.js';
 import { ENV } from '../lib/env.js';
 import { PROJECT_ROOT, RestoreFunction, type RestoreFunctionName } from './constructs/restore-function.js';
@@ -60,7 +60,7 @@ export interface ServiceStackProps extends StackProps {
 }
 
 /**
- * The stateless service: eleven functions, the restore job state machine and the HTTP API whose routes come from
+ * The stateless service: twelve functions, the restore job state machine and the HTTP API whose routes come from
  * functions/routes.ts. Everything it stores lives in the stateful stack passed in as props.
  */
 export class ServiceStack extends Stack {
@@ -209,6 +209,10 @@ export class ServiceStack extends Stack {
       targets: [new LambdaFunction(redriveUnfinishedJobs.function)],
     });
 
+    // The $default route: MongoDB's 404/405 for any request no route matches, from functions/routes.ts alone. No
+    // bindings: it reads no table, no secret and no key (it authenticates nobody).
+    const defaultRoute = new RestoreFunction(this, 'DefaultRoute', { name: DEFAULT_ROUTE_HANDLER, logRetention });
+
     this.functions = {
       'list-restore-jobs': listRestoreJobs,
       'get-restore-job': getRestoreJob,
@@ -221,6 +225,7 @@ export class ServiceStack extends Stack {
       'get-snapshot': getSnapshot,
       'ingest-manifest': ingestManifest,
       'redrive-unfinished-jobs': redriveUnfinishedJobs,
+      'default-route': defaultRoute,
     };
 
     const { api, stage } = this.createApi(
@@ -232,6 +237,7 @@ export class ServiceStack extends Stack {
         'list-snapshots': listSnapshots,
         'get-snapshot': getSnapshot,
       },
+      defaultRoute,
       props.apiThrottle ?? { rateLimit: 50, burstLimit: 100 },
       logRetention,
     );
@@ -364,6 +370,7 @@ export class ServiceStack extends Stack {
 
   private createApi(
     handlers: Readonly<Record<ApiHandlerName, RestoreFunction>>,
+    defaultRoute: RestoreFunction,
     throttle: ThrottleSettings,
     logRetention: RetentionDays,
   ): { api: HttpApi; stage: HttpStage } {
@@ -371,6 +378,11 @@ export class ServiceStack extends Stack {
       description: 'MongoDB backup restore jobs API (Atlas v1.0 and Ops Manager v1.0 restoreJobs)',
       // The stage is created below with throttling and access logging, which the implicit one cannot take.
       createDefaultStage: false,
+      // The `$default` route: without it API Gateway answers unrouted requests `{"message":"Not Found"}`, a body
+      // MongoDB's clients cannot decode.
+      defaultIntegration: new HttpLambdaIntegration(`${DEFAULT_ROUTE_HANDLER}-integration`, defaultRoute.function, {
+        payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
+      }),
     });
     Validations.of(api).acknowledge({
       id: 'AwsSolutions-APIG4',

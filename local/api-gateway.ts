@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { routes as defaultRoutes, type RouteDefinition } from '../functions/routes.js';
+import { DEFAULT_ROUTE_HANDLER, type RouteDefinition, routeMatcher } from '../functions/routes.js';
+import { errors } from '../lib/domain/errors.js';
 import { closeServer, listen, urlFor } from './http-util.js';
 import { createHandlerLoader, type HandlerLoader, jsonRoundTrip, LOCAL_ACCOUNT_ID, lambdaContext } from './lambda.js';
 
@@ -19,7 +20,7 @@ export interface ApiGatewayOptions {
   routes?: readonly RouteDefinition[];
   /** Replaces the module loader (tests). */
   loadHandler?: HandlerLoader;
-  /** Default 1 MiB; larger bodies get 413. */
+  /** Default API Gateway's 10 MB; larger bodies get 413 (MongoDB's body here; API Gateway's own on AWS). */
   maxBodyBytes?: number;
   /** HTTP APIs give up on an integration after 30 s (503); the function's own timeout is shorter. */
   integrationTimeoutMs?: number;
@@ -32,19 +33,23 @@ export interface ApiGateway {
 }
 
 const API_ID = 'local';
-const DEFAULT_MAX_BODY = 1024 * 1024;
+/** HTTP APIs' payload limit ("10 MB" in API Gateway's quotas). */
+const DEFAULT_MAX_BODY = 10 * 1024 * 1024;
 
 /**
  * An HTTP API ($default stage) in front of the API functions: each request matched against the
  * route table becomes a payload format 2.0 event, and the function's result becomes the response,
- * both by API Gateway's rules.
+ * both by API Gateway's rules. A request no route matches goes to the `$default` route's function,
+ * as on AWS (cdk/service-stack.ts).
  */
 export async function startApiGateway(opts: ApiGatewayOptions): Promise<ApiGateway> {
   const host = opts.host ?? '127.0.0.1';
-  const compiled = (opts.routes ?? defaultRoutes).map(compileRoute);
+  const matchRoute = routeMatcher(opts.routes);
   const loadHandler = opts.loadHandler ?? createHandlerLoader(join(opts.projectRoot ?? PROJECT_ROOT, 'functions'));
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const integrationTimeoutMs = opts.integrationTimeoutMs ?? 30_000;
+  /** Set once the server listens. */
+  let domainName = 'localhost';
 
   const server = createServer((req, res) => {
     const requestId = randomBytes(10).toString('base64').replace(/=+$/, '');
@@ -61,30 +66,29 @@ export async function startApiGateway(opts: ApiGatewayOptions): Promise<ApiGatew
     const queryStart = rawUrl.indexOf('?');
     const rawPath = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart);
     const rawQueryString = queryStart === -1 ? '' : rawUrl.slice(queryStart + 1);
-    const match = matchRoute(compiled, req.method ?? 'GET', rawPath);
-    if (!match) {
-      req.resume();
-      sendJson(res, 404, { message: 'Not Found' });
-      return;
-    }
     const declared = Number(req.headers['content-length'] ?? 0);
     const body = declared > maxBodyBytes ? undefined : await readBody(req, maxBodyBytes);
     if (body === undefined) {
-      // Stop reading: closing the connection is the only way not to receive the rest.
+      // Stop reading: closing the connection is the only way not to receive the rest. API Gateway's own answer
+      // here is `{"message":"Request Entity Too Large"}`, which cannot be reshaped; locally it is MongoDB's body.
       res.setHeader('connection', 'close');
-      sendJson(res, 413, { message: 'Request Entity Too Large' });
+      sendJson(res, 413, errors.requestEntityTooLarge(maxBodyBytes).toJSON());
       return;
     }
+    const match = matchRoute(req.method ?? 'GET', rawPath);
+    const routed = match.kind === 'route';
+    const handlerName = routed ? match.route.handler : DEFAULT_ROUTE_HANDLER;
     const event = toEvent(req, {
       requestId,
       rawPath,
       rawQueryString,
-      route: match.route,
-      pathParameters: match.params,
+      domainName,
+      routeKey: routed ? match.routeKey : '$default',
+      pathParameters: routed ? match.params : {},
       body,
     });
-    const handler = await loadHandler(match.route.handler);
-    const context = lambdaContext(match.route.handler, integrationTimeoutMs);
+    const handler = await loadHandler(handlerName);
+    const context = lambdaContext(handlerName, integrationTimeoutMs);
     let result: unknown;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -101,84 +105,24 @@ export async function startApiGateway(opts: ApiGatewayOptions): Promise<ApiGatew
       result = jsonRoundTrip(outcome.value);
     } catch (err) {
       // Lambda reports the error to API Gateway, which hides it from the client.
-      console.error(`local API Gateway: ${match.route.handler} failed`, err);
+      console.error(`local API Gateway: ${handlerName} failed`, err);
       sendJson(res, 500, { message: 'Internal Server Error' });
       return;
     } finally {
       clearTimeout(timer);
     }
-    writeResult(res, result, match.route.handler);
+    writeResult(res, result, handlerName);
   }
 
   const { port } = await listen(server, opts.port, host);
+  const url = urlFor(host === '::' || host === '0.0.0.0' ? '127.0.0.1' : host, port);
+  // API Gateway's domainName is the domain it serves the API on, whatever Host a client sends.
+  domainName = new URL(url).host;
   return {
-    url: urlFor(host === '::' || host === '0.0.0.0' ? '127.0.0.1' : host, port),
+    url,
     port,
     close: () => closeServer(server),
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Routing
-
-interface CompiledRoute {
-  route: RouteDefinition;
-  routeKey: string;
-  segments: ({ literal: string } | { param: string; greedy: boolean })[];
-  /** Literal segments win over parameters, as in API Gateway's "most specific route" rule. */
-  literalCount: number;
-}
-
-function compileRoute(route: RouteDefinition): CompiledRoute {
-  const segments = route.path
-    .split('/')
-    .slice(1)
-    .map((segment) => {
-      const param = /^\{([^}+]+)(\+)?\}$/.exec(segment);
-      return param?.[1] ? { param: param[1], greedy: param[2] === '+' } : { literal: segment };
-    });
-  return {
-    route,
-    routeKey: `${route.method} ${route.path}`,
-    segments,
-    literalCount: segments.filter((s) => 'literal' in s).length,
-  };
-}
-
-function matchRoute(
-  routes: CompiledRoute[],
-  method: string,
-  rawPath: string,
-): { route: RouteDefinition & { routeKey: string }; params: Record<string, string> } | undefined {
-  const parts = rawPath.split('/').slice(1);
-  let best: { compiled: CompiledRoute; params: Record<string, string> } | undefined;
-  for (const compiled of routes) {
-    if (compiled.route.method !== method) continue;
-    const params = matchSegments(compiled.segments, parts);
-    if (params && (!best || compiled.literalCount > best.compiled.literalCount)) best = { compiled, params };
-  }
-  return best && { route: { ...best.compiled.route, routeKey: best.compiled.routeKey }, params: best.params };
-}
-
-function matchSegments(segments: CompiledRoute['segments'], parts: string[]): Record<string, string> | undefined {
-  const params: Record<string, string> = {};
-  for (const [i, segment] of segments.entries()) {
-    const part = parts[i];
-    if (part === undefined) return undefined;
-    if ('literal' in segment) {
-      if (safeDecode(part) !== segment.literal) return undefined;
-    } else if (segment.greedy) {
-      const rest = parts.slice(i).join('/');
-      if (rest === '') return undefined;
-      params[segment.param] = safeDecode(rest);
-      return params;
-    } else {
-      // An empty segment (`/restoreJobs/`) does not fill a parameter.
-      if (part === '') return undefined;
-      params[segment.param] = safeDecode(part);
-    }
-  }
-  return parts.length === segments.length ? params : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,7 +134,8 @@ function toEvent(
     requestId: string;
     rawPath: string;
     rawQueryString: string;
-    route: RouteDefinition & { routeKey: string };
+    domainName: string;
+    routeKey: string;
     pathParameters: Record<string, string>;
     body: Buffer;
   },
@@ -223,10 +168,10 @@ function toEvent(
 
   const queryStringParameters = parseQuery(r.rawQueryString);
   const now = new Date();
-  const domainName = headers.host ?? 'localhost';
+  const { domainName } = r;
   const event: APIGatewayProxyEventV2 = {
     version: '2.0',
-    routeKey: r.route.routeKey,
+    routeKey: r.routeKey,
     rawPath: r.rawPath,
     rawQueryString: r.rawQueryString,
     headers,
@@ -243,7 +188,7 @@ function toEvent(
         userAgent: headers['user-agent'] ?? '',
       },
       requestId: r.requestId,
-      routeKey: r.route.routeKey,
+      routeKey: r.routeKey,
       stage: '$default',
       time: clfTime(now),
       timeEpoch: now.getTime(),

@@ -11,7 +11,12 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { ApiHandlerName, EventHandlerName, TaskHandlerName } from '../../functions/routes.js';
+import type {
+  ApiHandlerName,
+  DefaultRouteHandlerName,
+  EventHandlerName,
+  TaskHandlerName,
+} from '../../functions/routes.js';
 import { TABLE } from '../../lib/adapters/dynamodb/table.js';
 import { ENV } from '../../lib/env.js';
 import { acknowledgeWildcardResource } from '../nag.js';
@@ -20,7 +25,7 @@ import { acknowledgeWildcardResource } from '../nag.js';
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** A module under functions/ that exports `handler`. */
-export type RestoreFunctionName = ApiHandlerName | TaskHandlerName | EventHandlerName;
+export type RestoreFunctionName = ApiHandlerName | DefaultRouteHandlerName | TaskHandlerName | EventHandlerName;
 
 /**
  * Table access: `read` is GetItem/BatchGetItem/Query/ConditionCheckItem and never writes (except Digest nonce items

@@ -1,26 +1,27 @@
 /**
  * The HTTP edge shared by the API functions: middy with header and event normalizers, Digest
  * authentication and authorization, MongoDB's `pretty` and `envelope` output options, and MongoDB's
- * error body. Registered in that order; the error handler is last so it sees every failure.
+ * error body (responses.ts). Registered in that order; the error handler is last so it sees every failure.
  */
 import middy from '@middy/core';
 import httpEventNormalizer from '@middy/http-event-normalizer';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { ApiError, errors } from '#lib/domain/errors.js';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { errors } from '#lib/domain/errors.js';
 import type { ApiFamily } from '#lib/domain/job.js';
-import { type OutputOptions, parseOutputOptions } from '#lib/domain/query.js';
-import { authenticate, authorize, DigestChallenge, type Permission } from '#lib/use-cases/authenticate.js';
+import { parseOutputOptions } from '#lib/domain/query.js';
+import { authenticate, authorize, type Permission } from '#lib/use-cases/authenticate.js';
 import type { ApiKey } from '#lib/use-cases/ports.js';
 import { checkGroupId } from '#lib/use-cases/resolve-cluster.js';
 import { clock, keyStore, secret } from './deps.js';
-import { logger } from './logger.js';
+import { errorResponse, type HttpResult, render } from './responses.js';
+
+export { errorResponse, type HttpResult, render } from './responses.js';
 
 export type HttpEvent = APIGatewayProxyEventV2 & {
   queryStringParameters: Record<string, string | undefined>;
   pathParameters: Record<string, string | undefined>;
 };
-export type HttpResult = APIGatewayProxyStructuredResultV2;
 
 /** What an API operation gets: the request, who is calling, and how to render for them. */
 export interface ApiRequest {
@@ -47,54 +48,23 @@ export function requestBaseUrl(event: APIGatewayProxyEventV2): string {
   return `${proto}://${host}`;
 }
 
-export function render(
-  statusCode: number,
-  body: unknown,
-  shape: 'single' | 'list',
-  output: OutputOptions,
-  headers: Record<string, string> = {},
-): HttpResult {
-  let payload = body;
-  if (output.envelope) {
-    payload =
-      shape === 'list' && typeof body === 'object' && body !== null
-        ? { ...body, status: statusCode }
-        : { status: statusCode, content: body };
-  }
-  return {
-    statusCode,
-    headers: { 'content-type': 'application/json', ...headers },
-    body: output.pretty ? `${JSON.stringify(payload, null, 2)}\n` : JSON.stringify(payload),
-  };
-}
-
-/** Output options for error responses: never fail while reporting a failure. */
-function lenientOutput(event: APIGatewayProxyEventV2): OutputOptions {
-  try {
-    return parseOutputOptions(event.queryStringParameters ?? {});
-  } catch {
-    return { pretty: false, envelope: false };
-  }
-}
-
-export function errorResponse(error: unknown, event: APIGatewayProxyEventV2): HttpResult {
-  const output = lenientOutput(event);
-  if (error instanceof DigestChallenge) {
-    return render(error.statusCode, error.toJSON(), 'single', output, { 'www-authenticate': error.challenge });
-  }
-  if (error instanceof ApiError) return render(error.statusCode, error.toJSON(), 'single', output);
-  // Internal failures are logged with their stack but never described to the caller.
-  // The route template, not the path: a download path carries its bearer token.
-  logger.error('Unexpected error', { error: error instanceof Error ? error : String(error), route: event.routeKey });
-  const unexpected = errors.unexpected();
-  return render(unexpected.statusCode, unexpected.toJSON(), 'single', output);
-}
-
 const mongoErrors = (): middy.MiddlewareObj<HttpEvent, HttpResult> => ({
   onError: async (request) => {
     request.response = errorResponse(request.error, request.event);
   },
 });
+
+/**
+ * The largest body an API operation takes: a create request is a few hundred bytes, so 64 KiB leaves room for
+ * pretty-printed JSON and refuses anything else before it is parsed. (API Gateway itself refuses bodies over
+ * 10 MB with an answer of its own, which cannot be reshaped: docs/architecture.md.)
+ */
+export const MAX_REQUEST_BODY_BYTES = 64 * 1024;
+
+function bodyBytes(event: APIGatewayProxyEventV2): number {
+  if (event.body === undefined) return 0;
+  return Buffer.byteLength(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+}
 
 /** An API operation behind Digest authentication and the caller's role on the path's group. */
 export function apiHandler(permission: Permission, operation: (request: ApiRequest) => Promise<ApiResponse>) {
@@ -103,9 +73,11 @@ export function apiHandler(permission: Permission, operation: (request: ApiReque
     .use(httpEventNormalizer())
     .use(mongoErrors())
     .handler(async (event) => {
+      // Before authentication, as API Gateway's own limit is: the size is no secret, and no key is read for it.
+      if (bodyBytes(event) > MAX_REQUEST_BODY_BYTES) throw errors.requestEntityTooLarge(MAX_REQUEST_BODY_BYTES);
       const serviceSecret = await secret().get();
       const requestUri = event.rawQueryString ? `${event.rawPath}?${event.rawQueryString}` : event.rawPath;
-      // Authentication comes before anything else: clients only sign after a 401 challenge.
+      // Authentication comes before anything that reads the request: clients only sign after a 401 challenge.
       const key = await authenticate(
         { keys: keyStore(), secret: serviceSecret, clock },
         {

@@ -19,7 +19,8 @@ const REASONS: Record<number, string> = {
   405: 'Method Not Allowed',
   409: 'Conflict',
   410: 'Gone',
-  413: 'Payload Too Large',
+  // RFC 2616's name, which API Gateway's own answer also uses.
+  413: 'Request Entity Too Large',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
@@ -86,6 +87,17 @@ export const errors = {
       'IP_ADDRESS_NOT_ON_ACCESS_LIST',
       `IP address ${address} is not allowed to access this resource.`,
       [address],
+    ),
+  // Atlas's answer to a path it does not serve. The path is the caller's own; it names no group or job lookup.
+  resourceNotFound: (path: string) => new ApiError(404, 'RESOURCE_NOT_FOUND', `Cannot find resource ${path}.`, [path]),
+  methodNotAllowed: (method: string, path: string) =>
+    new ApiError(405, 'METHOD_NOT_ALLOWED', `Method ${method} is not allowed on resource ${path}.`, [method, path]),
+  requestEntityTooLarge: (limitBytes: number) =>
+    new ApiError(
+      413,
+      'REQUEST_ENTITY_TOO_LARGE',
+      `The request body is larger than the ${limitBytes} bytes this resource accepts.`,
+      [limitBytes],
     ),
   unsupportedMediaType: () =>
     new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'The request body must be JSON (Content-Type: application/json).'),

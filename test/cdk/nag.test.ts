@@ -45,7 +45,7 @@ describe('the whole app', () => {
     const functions = Object.values(resources).filter(
       (resource) => resource.Type === 'AWS::Lambda::Function' && resource.Properties.Code.S3Key !== undefined,
     );
-    expect(functions).toHaveLength(11);
+    expect(functions).toHaveLength(12);
     // The staged asset directory is named after the asset hash, which is also the S3 key of the zip.
     const bundles = functions.map((fn) =>
       join(outdir, `asset.${fn.Properties.Code.S3Key.replace(/\.zip$/, '')}`, 'index.mjs'),

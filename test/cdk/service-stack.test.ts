@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { RestoreFunctionName } from '../../cdk/constructs/restore-function.js';
 import { addRestoreJobsStacks } from '../../cdk/restore-jobs.js';
 import { RESTORE_BUCKET_PREFIXES } from '../../cdk/stateful-stack.js';
-import { routes } from '../../functions/routes.js';
+import { DEFAULT_ROUTE_HANDLER, routes } from '../../functions/routes.js';
 import { TABLE } from '../../lib/adapters/dynamodb/table.js';
 import { artifactKey } from '../../lib/use-cases/build-artifact.js';
 
@@ -51,6 +51,7 @@ const functionNames: readonly RestoreFunctionName[] = [
   'get-snapshot',
   'ingest-manifest',
   'redrive-unfinished-jobs',
+  'default-route',
 ];
 const functionId = (name: RestoreFunctionName) =>
   service.getLogicalId(service.functions[name].function.node.defaultChild as CfnFunction);
@@ -111,7 +112,8 @@ function s3AccessOf(statements: readonly Statement[]): Record<string, unknown[]>
 describe('HTTP API', () => {
   it('has one route per entry of functions/routes.ts, integrated with that entry’s function', () => {
     const routeResources = template.findResources('AWS::ApiGatewayV2::Route');
-    expect(Object.keys(routeResources)).toHaveLength(routes.length);
+    // Plus the $default route (next test).
+    expect(Object.keys(routeResources)).toHaveLength(routes.length + 1);
     for (const route of routes) {
       const found = Object.values(routeResources).find(
         (r) => r.Properties.RouteKey === `${route.method} ${route.path}`,
@@ -126,6 +128,26 @@ describe('HTTP API', () => {
         IntegrationUri: getAtt(functionId(route.handler)),
       });
     }
+  });
+
+  it('sends every unrouted request to the default-route function ($default), unauthenticated like API Gateway', () => {
+    const [defaultRoute, ...others] = Object.values(
+      template.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: '$default' } }),
+    );
+    expect(others).toEqual([]);
+    expect(defaultRoute?.Properties.AuthorizationType).toBe('NONE');
+    const integrationId = defaultRoute?.Properties.Target['Fn::Join'][1][1].Ref as string;
+    expect(resources[integrationId]?.Properties).toMatchObject({
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+      IntegrationUri: getAtt(functionId(DEFAULT_ROUTE_HANDLER)),
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'apigateway.amazonaws.com',
+      FunctionName: getAtt(functionId(DEFAULT_ROUTE_HANDLER)),
+      SourceArn: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('/\\*/\\*$')])] },
+    });
   });
 
   it('lets API Gateway invoke each API function only from this API', () => {
@@ -202,6 +224,8 @@ describe('functions', () => {
     'get-snapshot': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
     'ingest-manifest': { ...base, TABLE_NAME: tableName, SNAPSHOT_BUCKET: snapshotBucket },
     'redrive-unfinished-jobs': { ...base, TABLE_NAME: tableName, STATE_MACHINE_ARN: { Ref: stateMachineId } },
+    // Answers from the route table alone: no adapter, so no variable.
+    'default-route': base,
   };
 
   it('binds the variable of every adapter a function module creates (functions/commons)', () => {
@@ -475,6 +499,21 @@ describe('IAM', () => {
       const mayStart = name === 'create-restore-job' || name === 'redrive-unfinished-jobs';
       expect(starts.map((s) => s.Resource)).toEqual(mayStart ? [{ Ref: stateMachineId }] : []);
       expect(actionsOf(statementsOf(name))).not.toContain('lambda:InvokeFunction');
+    }
+  });
+
+  it('gives the default-route function no access to data: only its own logs and X-Ray', () => {
+    const statements = statementsOf(DEFAULT_ROUTE_HANDLER);
+    expect(
+      actionsOf(statements)
+        .filter((a) => !/^(logs|xray):/.test(a))
+        .sort(),
+    ).toEqual([]);
+    const logGroupId = service.getLogicalId(
+      service.functions[DEFAULT_ROUTE_HANDLER].logGroup.node.defaultChild as never,
+    );
+    for (const statement of statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('logs:')))) {
+      expect(statement.Resource).toEqual(getAtt(logGroupId));
     }
   });
 

@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as defaultRoute } from '../../functions/default-route.js';
 import { type ApiGateway, startApiGateway } from '../../local/api-gateway.js';
 import type { LambdaHandler } from '../../local/lambda.js';
 
@@ -22,6 +23,11 @@ const handlers: Record<string, LambdaHandler> = {
   },
   'download-restore-artifact': async () => {
     throw new Error('boom');
+  },
+  // The real $default function: the gateway must send it every unrouted request, as API Gateway does.
+  'default-route': async (event) => {
+    events.push(event as APIGatewayProxyEventV2);
+    return defaultRoute(event as APIGatewayProxyEventV2);
   },
 };
 
@@ -130,27 +136,80 @@ describe('request → payload 2.0 event', () => {
     expect(events.at(-1)).toMatchObject({ body: 'AAEC/w==', isBase64Encoded: true });
   });
 
-  it('answers 413 for a body over the limit', async () => {
-    const res = await fetch(`${api.url}/api/public/v1.0/groups/g1/clusters/c1/restoreJobs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: 'x'.repeat(2048),
+  it('answers 413 with MongoDB’s error body for a body over the limit, routed or not', async () => {
+    for (const path of ['/api/public/v1.0/groups/g1/clusters/c1/restoreJobs', '/nowhere']) {
+      const res = await fetch(`${api.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: 'x'.repeat(2048),
+      });
+      expect(res.status).toBe(413);
+      expect(await res.json()).toEqual({
+        detail: 'The request body is larger than the 1024 bytes this resource accepts.',
+        error: 413,
+        errorCode: 'REQUEST_ENTITY_TOO_LARGE',
+        parameters: [1024],
+        reason: 'Request Entity Too Large',
+      });
+    }
+  });
+
+  it('sets requestContext.domainName to its own address, whatever Host the client sends', async () => {
+    await rawGet('/api/atlas/v1.0/groups/g/clusters/c/restoreJobs', [['X-Forwarded-Host', 'evil.example']]);
+    // rawGet sends the real Host first; a second, forged one must not win either.
+    const url = new URL(api.url);
+    await new Promise<void>((resolve, reject) => {
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: '/api/atlas/v1.0/groups/g/clusters/c/restoreJobs',
+          headers: { host: 'evil.example' },
+        },
+        (res) => res.resume().on('end', resolve),
+      );
+      req.on('error', reject);
+      req.end();
     });
-    expect(res.status).toBe(413);
+    expect(events.at(-1)?.requestContext.domainName).toBe(url.host);
+    expect(events.at(-1)?.headers.host).toBe('evil.example');
   });
 });
 
 describe('routing and responses', () => {
-  it('answers 404 Not Found for an unknown path or method', async () => {
-    for (const [method, path] of [
-      ['GET', '/api/atlas/v1.0/groups/g1/clusters'],
-      ['GET', '/api/atlas/v1.0/groups/g1/clusters/c1/restoreJobs/'],
-      ['DELETE', '/api/atlas/v1.0/groups/g1/clusters/c1/restoreJobs'],
-    ] as const) {
-      const res = await fetch(`${api.url}${path}`, { method });
+  it('sends an unknown path to the $default function: 404 RESOURCE_NOT_FOUND in MongoDB’s body', async () => {
+    for (const path of ['/api/atlas/v1.0/groups/g1/clusters', '/api/atlas/v1.0/groups/g1/clusters/c1/restoreJobs/']) {
+      const res = await fetch(`${api.url}${path}`, { method: 'PATCH' });
       expect(res.status).toBe(404);
-      expect(await res.json()).toEqual({ message: 'Not Found' });
+      expect(await res.json()).toEqual({
+        detail: `Cannot find resource ${path}.`,
+        error: 404,
+        errorCode: 'RESOURCE_NOT_FOUND',
+        parameters: [path],
+        reason: 'Not Found',
+      });
+      expect(events.at(-1)).toMatchObject({ routeKey: '$default', requestContext: { routeKey: '$default' } });
+      expect(events.at(-1)?.pathParameters).toBeUndefined();
     }
+  });
+
+  it('answers a method a path does not take with 405 and the methods it does take in Allow', async () => {
+    const path = '/api/atlas/v1.0/groups/g1/clusters/c1/restoreJobs';
+    for (const method of ['DELETE', 'PUT', 'PATCH', 'OPTIONS']) {
+      const res = await fetch(`${api.url}${path}`, { method });
+      expect(res.status, method).toBe(405);
+      expect(res.headers.get('allow')).toBe('GET, POST');
+      expect(await res.json()).toEqual({
+        detail: `Method ${method} is not allowed on resource ${path}.`,
+        error: 405,
+        errorCode: 'METHOD_NOT_ALLOWED',
+        parameters: [method, path],
+        reason: 'Method Not Allowed',
+      });
+    }
+    const download = await fetch(`${api.url}/backup/restore/v2/pull/j1/t1/file.tar.gz`, { method: 'POST' });
+    expect(download.status).toBe(405);
+    expect(download.headers.get('allow')).toBe('GET');
   });
 
   it('answers 500 Internal Server Error when the function throws', async () => {

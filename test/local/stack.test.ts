@@ -54,7 +54,7 @@ describe('startLocalStack', () => {
   it('serves the API at baseUrl', async () => {
     const res = await fetch(`${stack?.baseUrl}/nowhere`);
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ message: 'Not Found' });
+    expect(await res.json()).toMatchObject({ error: 404, errorCode: 'RESOURCE_NOT_FOUND' });
   });
 
   it('refuses a second stack on the same data directory, and restarts on it after stop', async () => {

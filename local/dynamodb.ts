@@ -10,6 +10,7 @@ import {
 import dynalite from 'dynalite';
 import { TABLE } from '../lib/adapters/dynamodb/table.js';
 import { closeServer, listen, urlFor } from './http-util.js';
+import { checkLevelDb } from './leveldb-check.js';
 import { acquirePidLock } from './lock.js';
 
 export interface LocalDynamoDb {
@@ -20,6 +21,10 @@ export interface LocalDynamoDb {
 /**
  * Starts dynalite (DynamoDB's API over LevelDB) on `${dataDir}/dynamodb`, so tables and items
  * survive a restart. LevelDB locks its directory: one process per data directory.
+ *
+ * A damaged directory is refused ({@link LocalDataDamagedError}) before dynalite opens it: LevelDB would drop
+ * what it cannot read without a word and delete the damaged files, starting the stack on an empty table. Nothing
+ * is repaired or moved automatically; the message says how to start afresh, and the files stay as they are.
  */
 export async function startLocalDynamoDb(opts: {
   dataDir: string;
@@ -31,6 +36,8 @@ export async function startLocalDynamoDb(opts: {
   await mkdir(path, { recursive: true });
   const lock = await acquirePidLock(join(opts.dataDir, 'dynamodb.lock'), `DynamoDB data in ${path}`);
   try {
+    const damage = await checkLevelDb(path);
+    if (damage !== undefined) throw new LocalDataDamagedError(opts.dataDir, path, damage.file, damage.reason);
     // Tables become ACTIVE at once: nothing locally waits on CREATING like CloudFormation does.
     const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     const { port } = await listen(server, opts.port ?? 0, host);
@@ -48,6 +55,25 @@ export async function startLocalDynamoDb(opts: {
   } catch (err) {
     await lock.release();
     throw err;
+  }
+}
+
+/** The local table's files are damaged: the stack does not start on them (see {@link startLocalDynamoDb}). */
+export class LocalDataDamagedError extends Error {
+  override readonly name = 'LocalDataDamagedError';
+  constructor(
+    readonly dataDir: string,
+    readonly directory: string,
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(
+      `The local DynamoDB data in ${directory} is damaged: ${file} ${reason}. ` +
+        'The stack does not start on it: LevelDB would silently drop what it cannot read (and the damaged files ' +
+        'with it), leaving the table empty. Nothing was changed. To start afresh, move the data directory aside ' +
+        `(mv ${dataDir} ${dataDir}.damaged) or delete it (DATA_DIR, default .local); the next start seeds a new ` +
+        'demo. Keep the moved copy if you need what is still readable in it.',
+    );
   }
 }
 

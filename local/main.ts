@@ -7,6 +7,7 @@
  * - DATA_DIR  where data persists between runs, default .local
  */
 import { resolve } from 'node:path';
+import { LocalDataDamagedError } from './dynamodb.js';
 import { redriveUnfinishedJobs } from './redrive.js';
 import { curlExample, seedDemo } from './seed.js';
 import { startLocalStack } from './stack.js';
@@ -26,7 +27,11 @@ if (!Number.isInteger(s3Port) || s3Port < 0 || s3Port > 65535 || (s3Port !== 0 &
 }
 const dataDir = resolve(process.env.DATA_DIR ?? '.local');
 
-const stack = await startLocalStack({ dataDir, port, s3Port });
+const stack = await startLocalStack({ dataDir, port, s3Port }).catch((err: unknown) => {
+  // Damaged data is the user's to decide on: the message says what and how, a stack trace would bury it.
+  console.error(err instanceof LocalDataDamagedError ? err.message : err);
+  process.exit(1);
+});
 
 let stopping = false;
 async function shutdown(reason: string, exitCode: number): Promise<never> {

@@ -10,6 +10,12 @@ export interface RestoreJobsOptions {
    * @default - no prefix: `RestoreJobs-Stateful` and `RestoreJobs-Service`
    */
   readonly stage?: string;
+  /**
+   * The API's public base URL (`https://restore.example.com`, a custom domain mapped at its root), passed to the
+   * functions that build delivery URLs and links (ServiceStackProps.publicBaseUrl).
+   * @default - the API's own execute-api domain
+   */
+  readonly publicBaseUrl?: string;
 }
 
 /** The two stacks of one stage. */
@@ -28,6 +34,14 @@ export function stageFromContext(app: App): string | undefined {
     throw new Error(`Context value "stage" must match ${STAGE_PATTERN}, got ${JSON.stringify(stage)}`);
   }
   return stage;
+}
+
+/** Reads the `publicBaseUrl` context value (`cdk deploy -c publicBaseUrl=https://restore.example.com`). */
+export function publicBaseUrlFromContext(app: App): string | undefined {
+  const value: unknown = app.node.tryGetContext('publicBaseUrl');
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') throw new Error(`Context value "publicBaseUrl" must be a string`);
+  return value;
 }
 
 /**
@@ -51,6 +65,7 @@ export function addRestoreJobsStacks(app: App, options: RestoreJobsOptions = {})
     restoreBucket: stateful.restoreBucket,
     eventBus: stateful.eventBus,
     secret: stateful.secret,
+    publicBaseUrl: options.publicBaseUrl,
   });
 
   for (const stack of [stateful, service]) {

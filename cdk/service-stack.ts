@@ -23,6 +23,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { DEFAULT_CROSS_STACK_REFERENCES } from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
+import { parseBaseUrl } from '../functions/commons/base-url.js';
 import { type ApiHandlerName, DEFAULT_ROUTE_HANDLER, routes } from '../functions/routes.js';
 import { MANIFEST_PREFIX, MANIFEST_SUFFIX } from '../lib/domain/manifest.js';
 import { ENV } from '../lib/env.js';
@@ -52,6 +53,12 @@ export interface ServiceStackProps extends StackProps {
    * @default { rateLimit: 50, burstLimit: 100 }
    */
   readonly apiThrottle?: ThrottleSettings;
+  /**
+   * The API's public base URL, `https://host` (a custom domain mapped at its root): delivery URLs, links and
+   * events are built on it. Never taken from request headers, which clients control.
+   * @default - `https://` and the domain API Gateway received the request on (the execute-api domain)
+   */
+  readonly publicBaseUrl?: string;
   /**
    * Retention of the function, state machine and API access log groups.
    * @default RetentionDays.ONE_MONTH
@@ -83,19 +90,40 @@ export class ServiceStack extends Stack {
     this.node.setContext(DEFAULT_CROSS_STACK_REFERENCES, 'strong');
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     const { table, snapshotBucket, restoreBucket, eventBus, secret } = props;
+    // The functions that render URLs (through functions/commons/http.ts) get the configured base, if any.
+    const urlEnvironment: Record<string, string> =
+      props.publicBaseUrl === undefined
+        ? {}
+        : { [ENV.publicBaseUrl]: parseBaseUrl(props.publicBaseUrl, 'publicBaseUrl', ['https:']) };
 
     // Digest-authenticated API functions read the API key (table), verify the nonce's HMAC (secret) and record
     // the nonce's nc against replays (one UpdateItem on a NONCE# item; see bindTable's recordDigestNonces).
-    const listRestoreJobs = new RestoreFunction(this, 'ListRestoreJobs', { name: 'list-restore-jobs', logRetention })
+    const listRestoreJobs = new RestoreFunction(this, 'ListRestoreJobs', {
+      name: 'list-restore-jobs',
+      logRetention,
+      environment: urlEnvironment,
+    })
       .bindTable(table, 'read', { recordDigestNonces: true })
       .bindSecret(secret);
-    const getRestoreJob = new RestoreFunction(this, 'GetRestoreJob', { name: 'get-restore-job', logRetention })
+    const getRestoreJob = new RestoreFunction(this, 'GetRestoreJob', {
+      name: 'get-restore-job',
+      logRetention,
+      environment: urlEnvironment,
+    })
       .bindTable(table, 'read', { recordDigestNonces: true })
       .bindSecret(secret);
-    const listSnapshots = new RestoreFunction(this, 'ListSnapshots', { name: 'list-snapshots', logRetention })
+    const listSnapshots = new RestoreFunction(this, 'ListSnapshots', {
+      name: 'list-snapshots',
+      logRetention,
+      environment: urlEnvironment,
+    })
       .bindTable(table, 'read', { recordDigestNonces: true })
       .bindSecret(secret);
-    const getSnapshot = new RestoreFunction(this, 'GetSnapshot', { name: 'get-snapshot', logRetention })
+    const getSnapshot = new RestoreFunction(this, 'GetSnapshot', {
+      name: 'get-snapshot',
+      logRetention,
+      environment: urlEnvironment,
+    })
       .bindTable(table, 'read', { recordDigestNonces: true })
       .bindSecret(secret);
     // The backup side's manifests (docs/ingest.md): reads manifests/* only, registers them in the table.
@@ -192,7 +220,11 @@ export class ServiceStack extends Stack {
     this.stateMachineAlarms = this.createStateMachineAlarms(this.stateMachine);
 
     // create-restore-job starts executions; it is not referenced by the definition, so no dependency cycle.
-    const createRestoreJob = new RestoreFunction(this, 'CreateRestoreJob', { name: 'create-restore-job', logRetention })
+    const createRestoreJob = new RestoreFunction(this, 'CreateRestoreJob', {
+      name: 'create-restore-job',
+      logRetention,
+      environment: urlEnvironment,
+    })
       .bindTable(table, 'readWrite', { writableKeyPrefixes: ['JOB#', 'BATCH#'], recordDigestNonces: true })
       .bindStateMachine(this.stateMachine)
       .bindSecret(secret);

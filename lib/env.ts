@@ -18,6 +18,11 @@ export const ENV = {
   stateMachineArn: 'STATE_MACHINE_ARN',
   eventBusName: 'EVENT_BUS_NAME',
   secretArn: 'SECRET_ARN',
+  /**
+   * Optional: the API's public base URL (`https://api.example.com`), stored on jobs for their delivery URLs and
+   * events. Unset on AWS without a custom domain: the functions then use the API's own domain.
+   */
+  publicBaseUrl: 'PUBLIC_BASE_URL',
   /** "true" only for the local S3 (s3rver), which needs path-style URLs. */
   s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
   /** Optional build tuning (tests and the local stack; unset on AWS): a fixed range size in bytes. */

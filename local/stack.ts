@@ -174,6 +174,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
     const api: ApiGateway = await startApiGateway({ port: opts.port, host: opts.host ?? '127.0.0.1' });
     started.push(api);
+    // The functions build delivery URLs, links and events on this configured base, as on AWS with a custom
+    // domain, never on the Host or X-Forwarded-* headers a client sends. Known once the API listens (port 0).
+    env[ENV.publicBaseUrl] = api.url;
+    process.env[ENV.publicBaseUrl] = api.url;
 
     let stopping: Promise<void> | undefined;
     return {

@@ -13,6 +13,7 @@ import { parseOutputOptions } from '#lib/domain/query.js';
 import { authenticate, authorize, type Permission } from '#lib/use-cases/authenticate.js';
 import type { ApiKey } from '#lib/use-cases/ports.js';
 import { checkGroupId } from '#lib/use-cases/resolve-cluster.js';
+import { publicBaseUrl } from './base-url.js';
 import { clock, keyStore, secret } from './deps.js';
 import { errorResponse, type HttpResult, render } from './responses.js';
 
@@ -29,7 +30,7 @@ export interface ApiRequest {
   readonly key: ApiKey;
   readonly groupId: string;
   readonly family: ApiFamily;
-  /** `scheme://host` as the client called us. */
+  /** The API's public base URL (configured, or API Gateway's domain): never from the request's headers. */
   readonly baseUrl: string;
   readonly secret: string;
   readonly now: number;
@@ -40,12 +41,6 @@ export interface ApiResponse {
   readonly statusCode: number;
   readonly body: unknown;
   readonly shape: 'single' | 'list';
-}
-
-export function requestBaseUrl(event: APIGatewayProxyEventV2): string {
-  const proto = event.headers['x-forwarded-proto']?.split(',')[0]?.trim() || 'https';
-  const host = event.headers.host ?? event.requestContext.domainName;
-  return `${proto}://${host}`;
 }
 
 const mongoErrors = (): middy.MiddlewareObj<HttpEvent, HttpResult> => ({
@@ -97,7 +92,7 @@ export function apiHandler(permission: Permission, operation: (request: ApiReque
         groupId,
         // From the matched route, not the raw path (which may be percent-encoded or behind a base path).
         family: event.routeKey.includes(' /api/atlas/') ? 'atlas' : 'public',
-        baseUrl: requestBaseUrl(event),
+        baseUrl: publicBaseUrl(event),
         secret: serviceSecret,
         now: clock.now(),
       });

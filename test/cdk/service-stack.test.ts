@@ -251,6 +251,38 @@ describe('functions', () => {
     }
   });
 
+  it('passes a configured public base URL to the functions that render URLs, and only to those', () => {
+    const configured = new App({ builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } });
+    const stacks = addRestoreJobsStacks(configured, { publicBaseUrl: 'https://restore.example.com/' });
+    const configuredResources = Template.fromStack(stacks.service).toJSON().Resources as Record<
+      string,
+      CfnResourceJson
+    >;
+    const variablesOf = (name: RestoreFunctionName) => {
+      const id = stacks.service.getLogicalId(stacks.service.functions[name].function.node.defaultChild as CfnFunction);
+      const environment = configuredResources[id]?.Properties?.Environment as { Variables: Record<string, unknown> };
+      return environment.Variables;
+    };
+    const rendering: RestoreFunctionName[] = [
+      'list-restore-jobs',
+      'get-restore-job',
+      'create-restore-job',
+      'list-snapshots',
+      'get-snapshot',
+    ];
+    for (const name of functionNames) {
+      // Normalised to the origin, the form functions/commons/base-url.ts joins paths to.
+      expect(variablesOf(name).PUBLIC_BASE_URL, name).toBe(
+        rendering.includes(name) ? 'https://restore.example.com' : undefined,
+      );
+    }
+    // Without the prop, no function has it (the API's own domain is used): see "has exactly its environment".
+    for (const bad of ['http://restore.example.com', 'https://restore.example.com/v1', 'restore.example.com']) {
+      const app = new App({ builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } });
+      expect(() => addRestoreJobsStacks(app, { publicBaseUrl: bad }), bad).toThrow(/publicBaseUrl must/);
+    }
+  });
+
   it('outputs reference the stateful resources', () => {
     expect(tableName).toEqual(importOf(tableRef));
     expect(snapshotBucket).toEqual(importOf({ Ref: statefulId(stateful.snapshotBucket) }));

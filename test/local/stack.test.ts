@@ -51,10 +51,12 @@ describe('startLocalStack', () => {
     ).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
   });
 
-  it('serves the API at baseUrl', async () => {
+  it('serves the API at baseUrl, and tells the functions that is their public base URL', async () => {
     const res = await fetch(`${stack?.baseUrl}/nowhere`);
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: 404, errorCode: 'RESOURCE_NOT_FOUND' });
+    expect(process.env.PUBLIC_BASE_URL).toBe(stack?.baseUrl);
+    expect(stack?.env.PUBLIC_BASE_URL).toBe(stack?.baseUrl);
   });
 
   it('refuses a second stack on the same data directory, and restarts on it after stop', async () => {

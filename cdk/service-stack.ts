@@ -135,7 +135,10 @@ export class ServiceStack extends Stack {
       memorySize: 1024,
       timeout: Duration.minutes(1),
     })
-      .bindTable(table, 'readWrite', { writableKeyPrefixes: ['GROUP#', 'SNAPSHOT#', 'OPLOG#', 'CHECKPOINT#'] })
+      // COUNT#SNAPSHOTS#: a new snapshot adds to its cluster's snapshot count (lib/adapters/dynamodb/list-counts.ts).
+      .bindTable(table, 'readWrite', {
+        writableKeyPrefixes: ['GROUP#', 'SNAPSHOT#', 'OPLOG#', 'CHECKPOINT#', 'COUNT#SNAPSHOTS#'],
+      })
       .bindBucket(ENV.snapshotBucket, snapshotBucket, 'read', { keyPrefix: MANIFEST_PREFIX });
     this.addManifestNotification(snapshotBucket, ingestManifest);
 
@@ -225,7 +228,11 @@ export class ServiceStack extends Stack {
       logRetention,
       environment: urlEnvironment,
     })
-      .bindTable(table, 'readWrite', { writableKeyPrefixes: ['JOB#', 'BATCH#'], recordDigestNonces: true })
+      // COUNT#JOBS#: a new job or batch adds to its cluster's job count (lib/adapters/dynamodb/list-counts.ts).
+      .bindTable(table, 'readWrite', {
+        writableKeyPrefixes: ['JOB#', 'BATCH#', 'COUNT#JOBS#'],
+        recordDigestNonces: true,
+      })
       .bindStateMachine(this.stateMachine)
       .bindSecret(secret);
 

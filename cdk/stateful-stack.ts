@@ -83,8 +83,11 @@ export class StatefulStack extends Stack {
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
         sortKey: { name: index.sortKey, type: AttributeType.STRING },
-        // Every query through an index returns whole jobs/snapshots; ALL avoids a second GetItem per row.
-        projectionType: ProjectionType.ALL,
+        // What each index holds is decided in table.ts (the local stack creates the same): the list index keys
+        // and a batch's job ids only, so a list reads ~100 bytes per entry, then its page's items.
+        ...(index.projection.type === 'INCLUDE'
+          ? { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...index.projection.nonKeyAttributes] }
+          : { projectionType: ProjectionType[index.projection.type] }),
       });
     }
 

@@ -8,7 +8,8 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { TABLE } from '../lib/adapters/dynamodb/table.js';
+import { projectionOf, TABLE } from '../lib/adapters/dynamodb/table.js';
+import { addTransactWriteItems } from './dynamodb-transactions.js';
 import { closeServer, listen, urlFor } from './http-util.js';
 import { checkLevelDb } from './leveldb-check.js';
 import { acquirePidLock } from './lock.js';
@@ -40,6 +41,7 @@ export async function startLocalDynamoDb(opts: {
     if (damage !== undefined) throw new LocalDataDamagedError(opts.dataDir, path, damage.file, damage.reason);
     // Tables become ACTIVE at once: nothing locally waits on CREATING like CloudFormation does.
     const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    addTransactWriteItems(server);
     const { port } = await listen(server, opts.port ?? 0, host);
     return {
       endpoint: urlFor(host, port),
@@ -88,7 +90,10 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
   } catch (err) {
     if (!(err instanceof ResourceNotFoundException)) throw err;
   }
-  const keyNames = [TABLE.partitionKey, TABLE.sortKey, ...TABLE.indexes.flatMap((i) => [i.partitionKey, i.sortKey])];
+  // Two indexes may share key attributes (gsi1 and list): each is defined once.
+  const keyNames = [
+    ...new Set([TABLE.partitionKey, TABLE.sortKey, ...TABLE.indexes.flatMap((i) => [i.partitionKey, i.sortKey])]),
+  ];
   const attributeDefinitions: AttributeDefinition[] = keyNames.map((name) => ({
     AttributeName: name,
     AttributeType: 'S',
@@ -108,7 +113,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
           { AttributeName: index.partitionKey, KeyType: 'HASH' },
           { AttributeName: index.sortKey, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: projectionOf(index.projection),
       })),
     }),
   );

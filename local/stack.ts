@@ -6,9 +6,10 @@ import { MANIFEST_PREFIX, MANIFEST_SUFFIX } from '../lib/domain/manifest.js';
 import { ENV } from '../lib/env.js';
 import { type ApiGateway, startApiGateway } from './api-gateway.js';
 import { type AwsEndpoints, startAwsEndpoints, type TaskHook } from './aws-endpoints.js';
-import { ensureTable, type LocalDynamoDb, startLocalDynamoDb } from './dynamodb.js';
+import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb.js';
 import { createHandlerLoader, jsonRoundTrip, LOCAL_ACCOUNT_ID, LOCAL_REGION, lambdaContext } from './lambda.js';
 import { type LocalS3, startLocalS3 } from './s3.js';
+import { prepareTable } from './table-migration.js';
 
 /** Resource names of the local stack (on AWS, CDK names them). */
 export const LOCAL_RESOURCES = {
@@ -167,7 +168,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       credentials: { accessKeyId: LOCAL_ACCESS_KEY_ID, secretAccessKey: LOCAL_SECRET_ACCESS_KEY },
     });
     try {
-      await ensureTable(ddb, LOCAL_RESOURCES.tableName);
+      await prepareTable(ddb, LOCAL_RESOURCES.tableName, dataDir);
     } finally {
       ddb.destroy();
     }

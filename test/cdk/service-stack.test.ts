@@ -7,7 +7,7 @@ import type { RestoreFunctionName } from '../../cdk/constructs/restore-function.
 import { addRestoreJobsStacks } from '../../cdk/restore-jobs.js';
 import { RESTORE_BUCKET_PREFIXES } from '../../cdk/stateful-stack.js';
 import { DEFAULT_ROUTE_HANDLER, routes } from '../../functions/routes.js';
-import { TABLE } from '../../lib/adapters/dynamodb/table.js';
+import { LIST_INDEX, projectionOf, TABLE } from '../../lib/adapters/dynamodb/table.js';
 import { artifactKey } from '../../lib/use-cases/build-artifact.js';
 
 // Fast App (PLATFORM.md): no WebAssembly CloudFormation validation, no esbuild bundling. test/cdk/nag.test.ts is
@@ -374,7 +374,9 @@ describe('functions', () => {
 describe('IAM', () => {
   const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 
-  it('grants no wildcard actions and never Scan or transactions', () => {
+  // TransactWriteItems (a list entry with its count) needs no action of its own: IAM authorizes each of its items
+  // as PutItem/UpdateItem, so the prefixes below hold inside transactions too.
+  it('grants no wildcard actions and never Scan (no Transact* action exists to grant)', () => {
     const all = Object.values(resources)
       .filter((r) => r.Type === 'AWS::IAM::Policy')
       .flatMap((r) => actionsOf(policyStatements(r)));
@@ -437,12 +439,12 @@ describe('IAM', () => {
   );
 
   it.each([
-    ['create-restore-job', ['JOB#*', 'BATCH#*', 'NONCE#*']],
+    ['create-restore-job', ['JOB#*', 'BATCH#*', 'COUNT#JOBS#*', 'NONCE#*']],
     ['download-restore-artifact', ['JOB#*']],
     ['restore-job-step', ['JOB#*']],
     ['artifact-step', ['JOB#*']],
     ['build-artifact-range', ['JOB#*']],
-    ['ingest-manifest', ['GROUP#*', 'SNAPSHOT#*', 'OPLOG#*', 'CHECKPOINT#*']],
+    ['ingest-manifest', ['GROUP#*', 'SNAPSHOT#*', 'OPLOG#*', 'CHECKPOINT#*', 'COUNT#SNAPSHOTS#*']],
   ] as const)('%s writes only the items it owns (%j), never API keys, and deletes nothing', (name, prefixes) => {
     const [grant] = grantsOf(statementsOf(name), 'dynamodb:UpdateItem');
     expect(grant?.Resource).toEqual(tableArn);
@@ -743,10 +745,21 @@ describe('stateful stack', () => {
             { AttributeName: index.partitionKey, KeyType: 'HASH' },
             { AttributeName: index.sortKey, KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: projectionOf(index.projection),
         })),
       },
     });
+  });
+
+  it('gives the lists an index of keys and batch job ids only (a list page reads no whole items through it)', () => {
+    const [table] = Object.values(statefulTemplate.findResources('AWS::DynamoDB::Table'));
+    const indexes = table?.Properties.GlobalSecondaryIndexes as { IndexName: string; Projection: unknown }[];
+    expect(indexes.find((index) => index.IndexName === LIST_INDEX)?.Projection).toEqual({
+      ProjectionType: 'INCLUDE',
+      NonKeyAttributes: ['jobIds'],
+    });
+    // gsi1 keeps ALL: the newest-snapshot lookup of a point in time reads whole snapshots through it.
+    expect(indexes.find((index) => index.IndexName === 'gsi1')?.Projection).toEqual({ ProjectionType: 'ALL' });
   });
 
   it('blocks public access on every bucket and denies non-TLS requests', () => {

@@ -114,8 +114,11 @@ describe('sharded clusters', () => {
     const db = createDocumentClient();
     db.middlewareStack.add(
       (next) => async (args) => {
-        const input = args.input as { Item?: { pk?: string } };
-        if (input.Item?.pk?.startsWith('BATCH#')) throw new Error('injected failure before the batch item');
+        // The batch item is put in a transaction with the cluster's job count.
+        const input = args.input as { Item?: { pk?: string }; TransactItems?: { Put?: { Item?: { pk?: string } } }[] };
+        const items = [input.Item, ...(input.TransactItems ?? []).map((item) => item.Put?.Item)];
+        if (items.some((item) => item?.pk?.startsWith('BATCH#')))
+          throw new Error('injected failure before the batch item');
         return next(args);
       },
       { step: 'initialize' },

@@ -4,11 +4,15 @@ import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from 
 const MAX_ATTEMPTS = 8;
 const backoff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
 
-/** Items by key with BatchGetItem (100 keys a request, in parallel); missing keys are simply absent. */
+/**
+ * Items by key with BatchGetItem (100 keys a request, in parallel: one round trip for a list page of up to 500);
+ * missing keys are simply absent. A response stops at 16 MB: the keys it left are retried like throttled ones.
+ */
 export async function batchGetAll(
   db: DynamoDBDocumentClient,
   tableName: string,
   keys: readonly Record<string, unknown>[],
+  options: { readonly consistentRead?: boolean } = {},
 ): Promise<Record<string, unknown>[]> {
   const chunks: Record<string, unknown>[][] = [];
   for (let start = 0; start < keys.length; start += 100) chunks.push(keys.slice(start, start + 100));
@@ -19,7 +23,13 @@ export async function batchGetAll(
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt >= MAX_ATTEMPTS) throw new Error('DynamoDB left BatchGetItem keys unprocessed');
         if (attempt > 0) await backoff(attempt);
-        const result = await db.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending } } }));
+        const result = await db.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [tableName]: { Keys: pending, ...(options.consistentRead && { ConsistentRead: true }) },
+            },
+          }),
+        );
         items.push(...(result.Responses?.[tableName] ?? []));
         pending = (result.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
       }

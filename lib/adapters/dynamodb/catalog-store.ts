@@ -10,7 +10,8 @@ import {
 import { optimeKey } from '../../domain/optime.js';
 import type { CatalogStore } from '../../use-cases/ports.js';
 import { batchGetAll, batchPutAll } from './batch.js';
-import { type Page, type PageRequest, queryPage } from './paging.js';
+import { putCounted, readCount } from './list-counts.js';
+import { listPageIds, type Page, type PageRequest } from './paging.js';
 
 const clusterById = (groupId: string, clusterId: string) => ({ pk: `GROUP#${groupId}`, sk: `CLUSTER#${clusterId}` });
 // Atlas paths name clusters: a second item keyed by name keeps that lookup a GetItem.
@@ -21,6 +22,16 @@ const snapshotsPartition = (groupId: string, clusterId: string) => `SNAPSHOTS#${
 // A replica set's oplog slices sort by their last optime: the slices after an optime are one Query.
 const oplogPartition = (groupId: string, clusterId: string) => `OPLOG#${groupId}#${clusterId}`;
 const checkpointKey = (checkpointId: string) => ({ pk: `CHECKPOINT#${checkpointId}`, sk: 'CHECKPOINT' });
+
+/** A snapshot as its item: with its keys in gsi1 (newest before an optime) and the list index. */
+export function snapshotItem(snapshot: Snapshot): Record<string, unknown> {
+  return {
+    ...snapshot,
+    ...snapshotKey(snapshot.id),
+    gsi1pk: snapshotsPartition(snapshot.groupId, snapshot.clusterId),
+    gsi1sk: `${optimeKey(snapshot.timestamp)}#${snapshot.id}`,
+  };
+}
 
 function strip<T>(item: Record<string, unknown> | undefined): T | undefined {
   if (item === undefined) return undefined;
@@ -58,21 +69,27 @@ export class DynamoCatalogStore implements CatalogStore {
     return new Map(items.map((item) => strip<Snapshot>(item) as Snapshot).map((snapshot) => [snapshot.id, snapshot]));
   }
 
-  /** A cluster's snapshots, newest (by optime) first. */
+  /**
+   * A cluster's snapshots, newest (by optime) first: the count from the cluster's snapshot counter, the page's
+   * keys from the list index (no further than the page: paging.ts), the snapshots with one BatchGetItem.
+   */
   async listSnapshots(groupId: string, clusterId: string, request: PageRequest): Promise<Page<Snapshot>> {
-    return queryPage(
+    const partition = snapshotsPartition(groupId, clusterId);
+    const [page, totalCount] = await Promise.all([
+      listPageIds(this.db, this.tableName, partition, request, (entry) => [String(entry.pk)]),
+      request.includeCount ? readCount(this.db, this.tableName, partition) : undefined,
+    ]);
+    const items = await batchGetAll(
       this.db,
-      {
-        TableName: this.tableName,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': snapshotsPartition(groupId, clusterId) },
-        ScanIndexForward: false,
-      },
-      ['pk', 'sk', 'gsi1pk', 'gsi1sk'],
-      request,
-      (item) => strip<Snapshot>(item) as Snapshot,
+      this.tableName,
+      page.ids.map((pk) => ({ pk, sk: 'SNAPSHOT' })),
     );
+    const byPk = new Map(items.map((item) => [String(item.pk), strip<Snapshot>(item) as Snapshot]));
+    return {
+      items: page.ids.flatMap((pk) => byPk.get(pk) ?? []),
+      hasNext: page.hasNext,
+      ...(totalCount !== undefined && { totalCount }),
+    };
   }
 
   /** The newest complete snapshot of a cluster whose optime is at or before `target`. */
@@ -158,16 +175,21 @@ export class DynamoCatalogStore implements CatalogStore {
     ]);
   }
 
+  /**
+   * Registers a snapshot; a new one is counted in its cluster's snapshot count in the same transaction. A
+   * snapshot registered again (a manifest uploaded twice, completed later) is overwritten and counted once: it
+   * must stay in its cluster (ingest refuses a move; the condition makes sure).
+   */
   async putSnapshot(snapshot: Snapshot): Promise<void> {
+    const item = snapshotItem(snapshot);
+    const partition = snapshotsPartition(snapshot.groupId, snapshot.clusterId);
+    if (await putCounted(this.db, this.tableName, item, { partition, count: 1 })) return;
     await this.db.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: {
-          ...snapshot,
-          ...snapshotKey(snapshot.id),
-          gsi1pk: snapshotsPartition(snapshot.groupId, snapshot.clusterId),
-          gsi1sk: `${optimeKey(snapshot.timestamp)}#${snapshot.id}`,
-        },
+        Item: item,
+        ConditionExpression: 'gsi1pk = :partition',
+        ExpressionAttributeValues: { ':partition': partition },
       }),
     );
   }

@@ -1,16 +1,12 @@
 import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { type RestoreJob, type Step, TRANSITIONS } from '../../domain/job.js';
 import { isoSeconds } from '../../domain/time.js';
 import type { Conditional, JobStore, ListJobsRequest, ListJobsResult } from '../../use-cases/ports.js';
 import { batchGetAll, batchPutAll } from './batch.js';
+import { putCounted, readCount } from './list-counts.js';
+import { listPageIds } from './paging.js';
 
 const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'ttl'] as const;
 
@@ -19,10 +15,11 @@ const batchKey = (batchId: string) => ({ pk: `BATCH#${batchId}`, sk: 'BATCH' });
 const clusterPartition = (groupId: string, clusterId: string) => `JOBS#${groupId}#${clusterId}`;
 
 /**
- * A batch (the jobs of one sharded-cluster restore) becomes visible all at once, without transactions:
- * its jobs are written first with no list-index keys, then one batch item that is the batch's single
- * entry in the cluster's list index. A creation that fails midway leaves only jobs nobody can see
- * (reads of a batch job check its batch item); a retried request creates a whole new batch.
+ * A batch (the jobs of one sharded-cluster restore) becomes visible all at once: its jobs are written first
+ * with no list-index keys (BatchWriteItem, any number), then one batch item that is the batch's single entry in
+ * the cluster's list index, in one transaction with the cluster's job count (list-counts.ts), which it adds
+ * the batch's size to. A creation that fails midway leaves only jobs nobody can see (reads of a batch job
+ * check its batch item) and counts nothing; a retried request creates a whole new batch.
  */
 interface BatchItem {
   readonly batchId: string;
@@ -73,13 +70,24 @@ export class DynamoJobStore implements JobStore {
   async create(jobs: readonly RestoreJob[]): Promise<void> {
     const batchId = jobs[0]?.batchId;
     if (jobs.some((job) => job.batchId !== batchId)) throw new Error('create() takes one batch or one job');
+    if (batchId === undefined) {
+      // A single job is its own list entry: written with its count. `false` (it is already there) can only be
+      // this very write applied before (job ids are new ObjectIds), counted then.
+      for (const job of jobs) {
+        await putCounted(this.db, this.tableName, toItem(job), {
+          partition: clusterPartition(job.groupId, job.requestClusterId),
+          count: 1,
+        });
+      }
+      return;
+    }
     await batchPutAll(
       this.db,
       this.tableName,
       jobs.map((job) => toItem(job)),
     );
     const first = jobs[0];
-    if (batchId === undefined || first === undefined) return;
+    if (first === undefined) return;
     const batch: BatchItem = {
       batchId,
       groupId: first.groupId,
@@ -89,17 +97,14 @@ export class DynamoJobStore implements JobStore {
         .sort()
         .reverse(),
     };
-    await this.db.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          ...batch,
-          ...batchKey(batchId),
-          gsi1pk: clusterPartition(first.groupId, first.requestClusterId),
-          gsi1sk: batchId,
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
+    // The commit: the batch item and the whole batch's count, once (a re-applied commit finds the item and
+    // adds nothing; batch ids are new ObjectIds, so an existing item is this commit's).
+    const partition = clusterPartition(first.groupId, first.requestClusterId);
+    await putCounted(
+      this.db,
+      this.tableName,
+      { ...batch, ...batchKey(batchId), gsi1pk: partition, gsi1sk: batchId },
+      { partition, count: jobs.length },
     );
   }
 
@@ -125,55 +130,42 @@ export class DynamoJobStore implements JobStore {
     return result.Item as BatchItem | undefined;
   }
 
+  /**
+   * One page of a cluster's jobs, newest first. The count is the cluster's counter (one GetItem) or, filtered
+   * by batch, the batch's size; the page's ids come from the list index (keys and a batch's job ids only,
+   * reading no further than the page: paging.ts), its jobs from one BatchGetItem round trip.
+   */
   async list(request: ListJobsRequest): Promise<ListJobsResult> {
-    const skip = (request.pageNum - 1) * request.itemsPerPage;
-    const wanted = skip + request.itemsPerPage + 1;
-    let ids: string[];
-    let totalCount: number | undefined;
-
     if (request.batchId !== undefined) {
       const batch = await this.getBatch(request.batchId);
       const mine = batch?.groupId === request.groupId && batch.requestClusterId === request.requestClusterId;
-      ids = mine ? [...batch.jobIds] : [];
-      if (request.includeCount) totalCount = ids.length;
-    } else {
-      // The list index holds one entry per single job and one per batch (with its job ids): expand in order.
-      ids = [];
-      let total = 0;
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const result = await this.db.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: 'gsi1',
-            KeyConditionExpression: 'gsi1pk = :pk',
-            ExpressionAttributeValues: { ':pk': clusterPartition(request.groupId, request.requestClusterId) },
-            ProjectionExpression: 'pk, gsi1sk, jobIds',
-            ScanIndexForward: false, // ObjectIds sort by creation time: newest first
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const entry of result.Items ?? []) {
-          const entryIds = Array.isArray(entry.jobIds) ? (entry.jobIds as string[]) : [String(entry.gsi1sk)];
-          total += entryIds.length;
-          if (ids.length < wanted) ids.push(...entryIds);
-        }
-        startKey = result.LastEvaluatedKey;
-      } while (startKey !== undefined && (request.includeCount || ids.length < wanted));
-      if (request.includeCount) totalCount = total;
+      const ids = mine ? batch.jobIds : [];
+      const skip = (request.pageNum - 1) * request.itemsPerPage;
+      const jobs = await this.getMany(ids.slice(skip, skip + request.itemsPerPage));
+      return {
+        jobs,
+        hasNext: ids.length > skip + request.itemsPerPage,
+        ...(request.includeCount && { totalCount: ids.length }),
+      };
     }
-
-    const pageIds = ids.slice(skip, skip + request.itemsPerPage);
-    const jobs = await this.getMany(pageIds);
-    return { jobs, hasNext: ids.length > skip + request.itemsPerPage, ...(totalCount !== undefined && { totalCount }) };
+    const partition = clusterPartition(request.groupId, request.requestClusterId);
+    const [page, totalCount] = await Promise.all([
+      listPageIds(this.db, this.tableName, partition, request, (entry) =>
+        Array.isArray(entry.jobIds) ? entry.jobIds.map(String) : [String(entry.gsi1sk)],
+      ),
+      request.includeCount ? readCount(this.db, this.tableName, partition) : undefined,
+    ]);
+    const jobs = await this.getMany(page.ids);
+    return { jobs, hasNext: page.hasNext, ...(totalCount !== undefined && { totalCount }) };
   }
 
-  /** Jobs by id, in the order given. */
+  /** Jobs by id, in the order given; strongly consistent, like get (the list index itself lags a little on AWS). */
   private async getMany(ids: readonly string[]): Promise<RestoreJob[]> {
     const items = await batchGetAll(
       this.db,
       this.tableName,
       ids.map((id) => jobKey(id)),
+      { consistentRead: true },
     );
     const found = new Map(items.map((item) => fromItem(item)).flatMap((job) => (job ? [[job.id, job] as const] : [])));
     return ids.flatMap((id) => found.get(id) ?? []);

@@ -1,4 +1,5 @@
-import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { LIST_INDEX } from './table.js';
 
 export interface PageRequest {
   readonly pageNum: number;
@@ -13,64 +14,47 @@ export interface Page<T> {
 }
 
 /**
- * MongoDB's `pageNum`/`itemsPerPage` over a DynamoDB Query. Earlier pages are skipped reading key
- * attributes only; one item more than the page tells whether a next page exists; `totalCount` is a
- * `Select: COUNT` Query run alongside. Always Query, never Scan.
+ * MongoDB's `pageNum`/`itemsPerPage` over a partition of the list index (table.ts), newest first: the ids
+ * (whatever `expand` makes of an entry; a batch entry stands for several jobs) of one page, and whether more
+ * follow. Reads at most `pageNum × itemsPerPage + 1` entries, never the rest of the partition: each Query
+ * asks (`Limit`) for no more entries than the page still needs, and an entry yields at least one id. Pages
+ * before the requested one are walked, not skipped: DynamoDB has no offset, and a cursor would not be
+ * MongoDB's API. That is bounded by the page asked for (page N of 500 reads ≤ 500·N keys), and cheap on an
+ * index that holds keys only: ~100 bytes an entry, some 10,000 entries per 1 MB Query page.
  */
-export async function queryPage<T>(
+export async function listPageIds(
   db: DynamoDBDocumentClient,
-  base: QueryCommandInput,
-  keyAttributes: readonly string[],
-  request: PageRequest,
-  map: (item: Record<string, unknown>) => T,
-): Promise<Page<T>> {
-  const page = async (): Promise<{ items: T[]; hasNext: boolean }> => {
-    let startKey: Record<string, unknown> | undefined;
-    let toSkip = (request.pageNum - 1) * request.itemsPerPage;
-    while (toSkip > 0) {
-      const names = Object.fromEntries(keyAttributes.map((name, index) => [`#k${index}`, name]));
-      const skipped = await db.send(
-        new QueryCommand({
-          ...base,
-          Limit: Math.min(toSkip, 1000),
-          ProjectionExpression: Object.keys(names).join(', '),
-          ExpressionAttributeNames: { ...base.ExpressionAttributeNames, ...names },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      toSkip -= skipped.Items?.length ?? 0;
-      startKey = skipped.LastEvaluatedKey;
-      if (startKey === undefined) return { items: [], hasNext: false };
-    }
-    const items: T[] = [];
-    let hasNext = false;
-    do {
-      const result = await db.send(
-        new QueryCommand({ ...base, Limit: request.itemsPerPage + 1 - items.length, ExclusiveStartKey: startKey }),
-      );
-      for (const item of result.Items ?? []) {
-        if (items.length === request.itemsPerPage) {
-          hasNext = true;
-          break;
-        }
-        items.push(map(item));
+  tableName: string,
+  partition: string,
+  request: Pick<PageRequest, 'pageNum' | 'itemsPerPage'>,
+  expand: (entry: Record<string, unknown>) => readonly string[],
+): Promise<{ ids: string[]; hasNext: boolean }> {
+  const skip = (request.pageNum - 1) * request.itemsPerPage;
+  const end = skip + request.itemsPerPage;
+  const ids: string[] = [];
+  let seen = 0;
+  let hasNext = false;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const result = await db.send(
+      new QueryCommand({
+        TableName: tableName,
+        IndexName: LIST_INDEX,
+        KeyConditionExpression: 'gsi1pk = :pk',
+        ExpressionAttributeValues: { ':pk': partition },
+        ScanIndexForward: false, // ObjectIds and optimes sort by time: newest first
+        Limit: end + 1 - seen,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const entry of result.Items ?? []) {
+      for (const id of expand(entry)) {
+        if (seen >= end) hasNext = true;
+        else if (seen >= skip) ids.push(id);
+        seen++;
       }
-      startKey = result.LastEvaluatedKey;
-    } while (!hasNext && startKey !== undefined);
-    return { items, hasNext };
-  };
-
-  const count = async (): Promise<number> => {
-    let total = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const result = await db.send(new QueryCommand({ ...base, Select: 'COUNT', ExclusiveStartKey: startKey }));
-      total += result.Count ?? 0;
-      startKey = result.LastEvaluatedKey;
-    } while (startKey !== undefined);
-    return total;
-  };
-
-  const [{ items, hasNext }, totalCount] = await Promise.all([page(), request.includeCount ? count() : undefined]);
-  return { items, hasNext, ...(totalCount !== undefined && { totalCount }) };
+    }
+    startKey = result.LastEvaluatedKey;
+  } while (!hasNext && startKey !== undefined);
+  return { ids, hasNext };
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
@@ -28,6 +28,7 @@ import { type ApiHandlerName, DEFAULT_ROUTE_HANDLER, routes } from '../functions
 import { MANIFEST_PREFIX, MANIFEST_SUFFIX } from '../lib/domain/manifest.js';
 import { ENV } from '../lib/env.js';
 import { PROJECT_ROOT, RestoreFunction, type RestoreFunctionName } from './constructs/restore-function.js';
+import { acknowledgeWildcardResource } from './nag.js';
 import { RESTORE_BUCKET_PREFIXES } from './stateful-stack.js';
 
 /** Logical id of CDK's singleton Custom::S3BucketNotifications handler (aws-s3 notifications-resource-handler). */
@@ -219,7 +220,11 @@ export class ServiceStack extends Stack {
         { access: 'delete', keyPrefix: `${workPrefix}*/ranges/` },
       ]);
 
-    this.stateMachine = this.createStateMachine({ restoreJobStep, artifactStep, buildArtifactRange }, logRetention);
+    this.stateMachine = this.createStateMachine(
+      { restoreJobStep, artifactStep, buildArtifactRange },
+      table,
+      logRetention,
+    );
     this.stateMachineAlarms = this.createStateMachineAlarms(this.stateMachine);
 
     // create-restore-job starts executions; it is not referenced by the definition, so no dependency cycle.
@@ -236,13 +241,40 @@ export class ServiceStack extends Stack {
       .bindStateMachine(this.stateMachine)
       .bindSecret(secret);
 
-    // A job written but never started (its create request died in between) is started by this sweeper.
+    // The sweeper (lib/use-cases/redrive-unfinished-jobs.ts): a job with no execution (its create request died
+    // between writing it and starting it) is started; one whose execution ended without ending it, or that the
+    // state machine's last-resort write broke, gets the fail step that MarkBroken runs, hence the same bindings
+    // as restore-job-step. It stops starting on jobs 25 s before its timeout; the rest wait for the next run.
     const redriveUnfinishedJobs = new RestoreFunction(this, 'RedriveUnfinishedJobs', {
       name: 'redrive-unfinished-jobs',
       logRetention,
+      timeout: Duration.seconds(90),
     })
-      .bindTable(table, 'read')
+      .bindTable(table, 'readUpdate', { writableKeyPrefixes: ['JOB#'] })
+      .bindEventBus(eventBus)
+      .bindBucket(ENV.restoreBucket, restoreBucket, [
+        { access: 'cleanUp', keyPrefix: artifactsPrefix },
+        { access: 'cleanUp', keyPrefix: workPrefix },
+      ])
+      .bindSecret(secret)
       .bindStateMachine(this.stateMachine);
+    // Whether a job's execution (named after the job) runs, ended, or never was: DescribeExecution on this state
+    // machine's executions (their ARNs cannot be narrower: an execution's name is the job's id).
+    const executions = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'execution',
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      resourceName: `${this.stateMachine.stateMachineName}:*`,
+    });
+    redriveUnfinishedJobs.function.addToRolePolicy(
+      new PolicyStatement({ effect: Effect.ALLOW, actions: ['states:DescribeExecution'], resources: [executions] }),
+    );
+    acknowledgeWildcardResource(
+      redriveUnfinishedJobs,
+      executions,
+      "The sweeper describes the execution of any job; executions are named after the jobs' ids, so the ARN of " +
+        "this one state machine's executions ends in a wildcard (DescribeExecution only).",
+    );
     new Rule(this, 'RedriveUnfinishedJobsSchedule', {
       schedule: Schedule.rate(Duration.minutes(5)),
       targets: [new LambdaFunction(redriveUnfinishedJobs.function)],
@@ -326,10 +358,12 @@ export class ServiceStack extends Stack {
       readonly artifactStep: RestoreFunction;
       readonly buildArtifactRange: RestoreFunction;
     },
+    table: ITable,
     logRetention: RetentionDays,
   ): StateMachine {
     const definition = readFileSync(STATE_MACHINE_DEFINITION, 'utf8');
     const definitionSubstitutions: Record<string, string> = {
+      TableName: table.tableName,
       RestoreJobStepFunctionArn: tasks.restoreJobStep.function.functionArn,
       ArtifactStepFunctionArn: tasks.artifactStep.function.functionArn,
       BuildArtifactRangeFunctionArn: tasks.buildArtifactRange.function.functionArn,
@@ -366,6 +400,15 @@ export class ServiceStack extends Stack {
           tasks.artifactStep.function.functionArn,
           tasks.buildArtifactRange.function.functionArn,
         ],
+      }),
+    );
+    // RecordBrokenDirectly, the last resort when the fail step's Lambda cannot run: one UpdateItem of a JOB# item.
+    stateMachine.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['dynamodb:UpdateItem'],
+        resources: [table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*'] } },
       }),
     );
     // Both are added by the StateMachine construct itself (logs and tracingEnabled) and are unscoped by AWS design.

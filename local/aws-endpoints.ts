@@ -4,6 +4,7 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DynamoDBClient, UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { type Limiter, limiter } from '../lib/concurrency.js';
 import { closeServer, listen, urlFor } from './http-util.js';
@@ -25,8 +26,13 @@ export interface AwsEndpointsOptions {
   secretArn: string;
   port?: number;
   host?: string;
-  /** ASL file with `${<Name>FunctionArn}` placeholders. Default: lib/state-machine/restore-job.asl.json. */
+  /**
+   * ASL file with `${<Name>FunctionArn}` placeholders (and `${TableName}`). Default:
+   * lib/state-machine/restore-job.asl.json.
+   */
   definitionPath?: string;
+  /** `${TableName}` of the definition: the table its DynamoDB tasks write (through AWS_ENDPOINT_URL_DYNAMODB). */
+  tableName?: string;
   /** Where task functions live (`<functionsDir>/<name>.ts`). Default: functions/. */
   functionsDir?: string;
   /** Replaces the module loader (tests). */
@@ -41,6 +47,8 @@ export interface AwsEndpointsOptions {
   functionConcurrency?: Readonly<Record<string, number>>;
   /** Wraps every task invocation (tests inject faults: a throttled or crashed invocation). */
   taskHook?: TaskHook;
+  /** Retry pauses of the named states, in ms, instead of their IntervalSeconds and backoff (tests). */
+  retryIntervalMs?: Readonly<Record<string, number>>;
 }
 
 /** Runs `invoke` (the function) for a task of `functionName` with `payload`, or fails instead, as a test decides. */
@@ -94,12 +102,14 @@ export async function startAwsEndpoints(opts: AwsEndpointsOptions): Promise<AwsE
   const stepFunctions = new LocalStepFunctions({
     stateMachineArn: opts.stateMachineArn,
     definitionPath: opts.definitionPath ?? join(PROJECT_ROOT, 'lib/state-machine/restore-job.asl.json'),
+    ...(opts.tableName !== undefined && { tableName: opts.tableName }),
     loadHandler: opts.loadHandler ?? createHandlerLoader(functionsDir),
     // With the default loader a missing module is a wiring error: report it at start, not mid-execution.
     ...(opts.loadHandler ? {} : { functionsDir }),
     log: opts.log ?? ((line) => console.error(line)),
     functionConcurrency: opts.functionConcurrency ?? {},
     ...(opts.taskHook !== undefined && { taskHook: opts.taskHook }),
+    ...(opts.retryIntervalMs !== undefined && { retryIntervalMs: opts.retryIntervalMs }),
   });
   const events = new LocalEventBridge(join(opts.dataDir, 'events.ndjson'));
   const secrets = new LocalSecretsManager(join(opts.dataDir, 'secret'), opts.secretArn);
@@ -183,9 +193,13 @@ type LocalHandlers = NonNullable<
 
 interface TaskBinding {
   stateName: string;
+  /** The function, or for a DynamoDB task `dynamodb:updateItem` (what a task hook sees). */
   functionName: string;
-  /** lambda:invoke integration (payload in `Payload`, result wrapped) vs a Lambda ARN as Resource. */
-  integration: boolean;
+  /**
+   * lambda:invoke integration (payload in `Payload`, result wrapped) vs a Lambda ARN as Resource, or the
+   * DynamoDB UpdateItem integration (Parameters are the API's request; errors are named `DynamoDB.<Exception>`).
+   */
+  integration: boolean | 'dynamodb:updateItem';
   timeoutMs: number;
 }
 
@@ -200,17 +214,20 @@ class LocalStepFunctions {
     private readonly opts: {
       stateMachineArn: string;
       definitionPath: string;
+      tableName?: string;
       loadHandler: HandlerLoader;
       functionsDir?: string;
       log: (line: string) => void;
       functionConcurrency: Readonly<Record<string, number>>;
       taskHook?: TaskHook;
+      retryIntervalMs?: Readonly<Record<string, number>>;
     },
   ) {
-    const definition = loadDefinition(opts.definitionPath);
+    const definition = loadDefinition(opts.definitionPath, opts.tableName);
     this.tasks = bindTasks(definition);
     if (opts.functionsDir) {
-      for (const { functionName } of this.tasks) {
+      for (const { functionName, integration } of this.tasks) {
+        if (integration === 'dynamodb:updateItem') continue;
         const dir = opts.functionsDir;
         if (!['.ts', '.js'].some((ext) => existsSync(join(dir, `${functionName}${ext}`)))) {
           throw new Error(`${opts.definitionPath} invokes ${functionName}, but ${dir} has no module for it`);
@@ -267,7 +284,10 @@ class LocalStepFunctions {
     this.executions.set(executionArn, record);
     const execution = this.machine.run(parsedInput as never, {
       // Task results are whatever the functions return (JSON after jsonRoundTrip).
-      overrides: { taskResourceLocalHandlers: this.overridesFor(record) as LocalHandlers },
+      overrides: {
+        taskResourceLocalHandlers: this.overridesFor(record) as LocalHandlers,
+        ...(this.opts.retryIntervalMs !== undefined && { retryIntervalOverrides: { ...this.opts.retryIntervalMs } }),
+      },
       context: {
         Execution: { Id: executionArn, Name: name, StartTime: startDate.toISOString() },
         StateMachine: { Id: this.opts.stateMachineArn, Name: this.stateMachineName },
@@ -374,6 +394,7 @@ class LocalStepFunctions {
   }
 
   private async invokeNow(task: TaskBinding, input: unknown): Promise<unknown> {
+    if (task.integration === 'dynamodb:updateItem') return this.updateItem(input);
     const payload = jsonRoundTrip(task.integration && isObject(input) ? input.Payload : input);
     let result: unknown;
     try {
@@ -388,6 +409,30 @@ class LocalStepFunctions {
     }
     // lambda:invoke returns the Invoke response; the function's result is its Payload.
     return task.integration ? { ExecutedVersion: '$LATEST', Payload: result, StatusCode: 200 } : result;
+  }
+
+  private dynamodb: DynamoDBClient | undefined;
+
+  /**
+   * arn:aws:states:::dynamodb:updateItem, as Step Functions runs it: the resolved Parameters are the UpdateItem
+   * request, sent to the local DynamoDB; the result is its response, and an error is named `DynamoDB.<name>`.
+   */
+  private async updateItem(input: unknown): Promise<unknown> {
+    const run = async () => {
+      // Created on first use: AWS_ENDPOINT_URL_DYNAMODB is set once the whole local stack is up.
+      this.dynamodb ??= new DynamoDBClient({});
+      try {
+        const { $metadata: _metadata, ...output } = await this.dynamodb.send(
+          new UpdateItemCommand(input as UpdateItemCommandInput),
+        );
+        return jsonRoundTrip(output);
+      } catch (err) {
+        const error = toError(err);
+        throw Object.assign(new Error(error.message), { name: `DynamoDB.${error.name}` });
+      }
+    };
+    const hook = this.opts.taskHook;
+    return hook ? hook('dynamodb:updateItem', input, run) : run();
   }
 }
 
@@ -433,12 +478,14 @@ function classifyFailure(err: unknown): [ExecutionStatus, { error?: string; caus
 
 /**
  * Reads the ASL and replaces each `${<Name>FunctionArn}` with the local ARN of the function
- * `<name>` (kebab-case), e.g. `${RestoreJobStepFunctionArn}` → `...:function:restore-job-step`.
- * Unreplaced placeholders pass the library's validation, so any other placeholder is an error.
+ * `<name>` (kebab-case), e.g. `${RestoreJobStepFunctionArn}` → `...:function:restore-job-step`, and
+ * `${TableName}` with `tableName`. Unreplaced placeholders pass the library's validation, so any other
+ * placeholder is an error.
  */
-export function loadDefinition(path: string): StateMachineDefinition {
+export function loadDefinition(path: string, tableName?: string): StateMachineDefinition {
   const text = readFileSync(path, 'utf8');
   const substituted = text.replace(/\$\{([A-Za-z0-9]*)\}/g, (placeholder, key: string) => {
+    if (key === 'TableName' && tableName !== undefined) return tableName;
     const match = /^([A-Z][A-Za-z0-9]*)FunctionArn$/.exec(key);
     if (!match?.[1]) throw new Error(`${path}: no local value for placeholder ${placeholder}`);
     return functionArn(match[1].replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase());
@@ -459,8 +506,18 @@ function bindTasks(definition: StateMachineDefinition): TaskBinding[] {
       if (raw.Type !== 'Task') continue;
       const resource = String(raw.Resource);
       const parameters = isObject(raw.Parameters) ? raw.Parameters : {};
-      let integration: boolean;
+      let integration: TaskBinding['integration'];
       let target: unknown;
+      if (resource === 'arn:aws:states:::dynamodb:updateItem') {
+        const timeoutMs = (typeof raw.TimeoutSeconds === 'number' ? raw.TimeoutSeconds : 60) * 1000;
+        bindings.set(stateName, {
+          stateName,
+          functionName: 'dynamodb:updateItem',
+          integration: 'dynamodb:updateItem',
+          timeoutMs,
+        });
+        continue;
+      }
       if (resource === 'arn:aws:states:::lambda:invoke') {
         integration = true;
         target = parameters.FunctionName;

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { projectionOf, TABLE } from '../lib/adapters/dynamodb/table.js';
+import { repairIndexes } from './dynamodb-repair.js';
 import { addTransactWriteItems } from './dynamodb-transactions.js';
 import { closeServer, listen, urlFor } from './http-util.js';
 import { checkLevelDb } from './leveldb-check.js';
@@ -39,6 +40,14 @@ export async function startLocalDynamoDb(opts: {
   try {
     const damage = await checkLevelDb(path);
     if (damage !== undefined) throw new LocalDataDamagedError(opts.dataDir, path, damage.file, damage.reason);
+    // The last process died holding the directory: a write it was making may have reached an index and not
+    // its item (dynalite is not atomic there). The items are the truth; the indexes are rebuilt from them.
+    if (lock.takenOver) {
+      const { written, deleted } = await repairIndexes(path);
+      if (written + deleted > 0) {
+        console.error(`DynamoDB data in ${path}: rebuilt ${written + deleted} index entries a killed process left`);
+      }
+    }
     // Tables become ACTIVE at once: nothing locally waits on CREATING like CloudFormation does.
     const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     addTransactWriteItems(server);

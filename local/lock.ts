@@ -5,11 +5,18 @@ import { readFile, unlink, writeFile } from 'node:fs/promises';
  * finds out on the first request and then crashes the process; this fails at start instead.
  * A lock left by a process that no longer exists is taken over.
  */
-export async function acquirePidLock(file: string, what: string): Promise<{ release(): Promise<void> }> {
+export async function acquirePidLock(
+  file: string,
+  what: string,
+): Promise<{
+  release(): Promise<void> /** The last owner died holding it: it did not stop cleanly. */;
+  takenOver: boolean;
+}> {
+  let takenOver = false;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await writeFile(file, String(process.pid), { flag: 'wx' });
-      return { release: () => unlink(file).catch(() => {}) };
+      return { release: () => unlink(file).catch(() => {}), takenOver };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
@@ -19,6 +26,7 @@ export async function acquirePidLock(file: string, what: string): Promise<{ rele
     }
     if (owner === process.pid) throw new Error(`${what} is already open in this process (${file})`);
     await unlink(file).catch(() => {});
+    takenOver = true;
   }
   throw new Error(`Could not lock ${what} (${file})`);
 }

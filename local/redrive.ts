@@ -1,16 +1,12 @@
-import { createDocumentClient } from '#lib/adapters/dynamodb/client.js';
-import { DynamoJobStore } from '#lib/adapters/dynamodb/job-store.js';
-import { createSfnClient, StepFunctionsWorkflow } from '#lib/adapters/sfn.js';
-import { ENV, requireEnv } from '#lib/env.js';
-import { systemClock } from '#lib/use-cases/ports.js';
-import { redriveUnfinishedJobs as redrive } from '#lib/use-cases/redrive-unfinished-jobs.js';
+import { sweep } from '#functions/redrive-unfinished-jobs.js';
 
 /**
- * Local executions live in the process: after a restart, every job still unfinished in the table is
- * started again at once. Every step is a conditional transition, so a re-driven job continues where it was.
+ * Local executions live in the process: after a restart, every job of the unfinished index is swept at once
+ * (no grace: no create request of this process is in flight yet). Its execution is missing, so it is started
+ * again; every step is a conditional transition, so a re-driven job continues where it was. Jobs the last
+ * run broke without finishing the follow-up get their event and clean-up.
  */
 export async function redriveUnfinishedJobs(): Promise<number> {
-  const jobs = new DynamoJobStore(createDocumentClient(), requireEnv(ENV.tableName));
-  const workflow = new StepFunctionsWorkflow(createSfnClient(), requireEnv(ENV.stateMachineArn));
-  return (await redrive({ jobs, workflow, clock: systemClock }, { graceMs: 0 })).length;
+  const { started, broken, followedUp } = await sweep({ graceMs: 0 });
+  return started.length + broken.length + followedUp.length;
 }

@@ -48,6 +48,8 @@ export interface LocalStackOptions {
   };
   /** Wraps every state machine task invocation (tests inject faults). */
   taskHook?: TaskHook;
+  /** Retry pauses of the named states, in ms, instead of their IntervalSeconds and backoff (tests). */
+  retryIntervalMs?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -124,9 +126,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       dataDir,
       stateMachineArn: LOCAL_RESOURCES.stateMachineArn,
       secretArn: LOCAL_RESOURCES.secretArn,
+      tableName: LOCAL_RESOURCES.tableName,
       // On AWS each range build is a 6-vCPU Lambda; here they share this process and its cores.
       functionConcurrency: { 'build-artifact-range': opts.build?.rangeConcurrency ?? LOCAL_RANGE_CONCURRENCY },
       ...(opts.taskHook !== undefined && { taskHook: opts.taskHook }),
+      ...(opts.retryIntervalMs !== undefined && { retryIntervalMs: opts.retryIntervalMs }),
     });
     started.push(aws);
 

@@ -76,7 +76,9 @@ export async function advanceRestoreJob(
         ? job.delivery.statusName
         : (transition.from.delivery ?? job.delivery.statusName),
     };
-    const change = statusChange(current, previous, deps.secret, now, reason ?? current.failureReason);
+    // A fail step that finds the job already BROKEN (a retry, the sweeper's follow-up) tells the reason it broke.
+    const told = result.changed ? (reason ?? current.failureReason) : (current.failureReason ?? reason);
+    const change = statusChange(current, previous, deps.secret, now, told);
     await deps.events.publish([change]);
     if (input.step === 'expire' && current.artifact !== undefined) await deps.artifacts.delete(current.artifact.key);
     if (input.step === 'fail' && current.statusName === 'BROKEN' && deps.cleanUp !== undefined)

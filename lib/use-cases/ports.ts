@@ -118,13 +118,40 @@ export interface JobStore {
   recordRangeBuilt(jobId: string, range: number, bytes: number): Promise<Conditional>;
   /** The artifact's SHA-1 is known; `changed` false when the job has no artifact or already had a hash. */
   recordHash(jobId: string, sha1: string): Promise<Conditional>;
-  /** Ids of jobs not yet finished or broken (for re-driving after a local restart). */
+  /**
+   * The unfinished index, a page (at most 1 MB) at a time, shard by shard from `firstShard`: jobs still
+   * IN_PROGRESS, and ended jobs whose end still needs its follow-up (see the sweeper).
+   */
+  unfinishedPages(firstShard?: number): AsyncGenerator<UnfinishedJob[]>;
+  /** Ids of the visible jobs in the unfinished index (all pages: for tests and small local tables). */
   listUnfinished(): Promise<string[]>;
+  /** Removes an ended job from the unfinished index; false if it is IN_PROGRESS or not there. */
+  leaveUnfinishedIndex(jobId: string): Promise<boolean>;
 }
+
+export interface UnfinishedJob {
+  readonly id: string;
+  readonly statusName: JobStatus;
+  readonly batchId?: string;
+  /** Of a batch whose creation never completed: invisible, never to run. */
+  readonly uncommitted?: boolean;
+}
+
+/** Where a job's execution is: none was ever started (or it is forgotten), it runs, or it ended. */
+export type ExecutionState =
+  | 'MISSING'
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  | 'FAILED'
+  | 'TIMED_OUT'
+  | 'ABORTED'
+  | 'PENDING_REDRIVE';
 
 export interface Workflow {
   /** Starts the job's state machine execution; starting one that already runs is not an error. */
   start(jobId: string): Promise<void>;
+  /** The state of the job's execution (named after the job). */
+  describe(jobId: string): Promise<ExecutionState>;
 }
 
 export interface StatusChange {

@@ -223,7 +223,15 @@ describe('functions', () => {
     'list-snapshots': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
     'get-snapshot': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
     'ingest-manifest': { ...base, TABLE_NAME: tableName, SNAPSHOT_BUCKET: snapshotBucket },
-    'redrive-unfinished-jobs': { ...base, TABLE_NAME: tableName, STATE_MACHINE_ARN: { Ref: stateMachineId } },
+    // The sweeper runs the fail step itself for jobs whose execution ended: restore-job-step's bindings.
+    'redrive-unfinished-jobs': {
+      ...base,
+      TABLE_NAME: tableName,
+      STATE_MACHINE_ARN: { Ref: stateMachineId },
+      SECRET_ARN: secretArn,
+      RESTORE_BUCKET: restoreBucket,
+      EVENT_BUS_NAME: eventBusName,
+    },
     // Answers from the route table alone: no adapter, so no variable.
     'default-route': base,
   };
@@ -620,6 +628,7 @@ describe('state machine', () => {
       if (attr) return `<<${attr[0]}>>`;
       const join = (part as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
       if (join) return join[1].map(render).join(join[0]);
+      if ((part as { 'Fn::ImportValue'?: unknown })['Fn::ImportValue'] !== undefined) return '<<import>>';
       throw new Error(`unexpected token in definition: ${JSON.stringify(part)}`);
     };
     let definition = render(props.DefinitionString);
@@ -634,7 +643,7 @@ describe('state machine', () => {
     readonly Type: string;
     readonly Resource?: string;
     readonly TimeoutSeconds?: number;
-    readonly Parameters?: { readonly FunctionName?: string };
+    readonly Parameters?: { readonly FunctionName?: string; readonly TableName?: string };
     readonly ItemProcessor?: { readonly States: Record<string, AslState> };
     readonly Branches?: readonly { readonly States: Record<string, AslState> }[];
   }
@@ -658,12 +667,16 @@ describe('state machine', () => {
     const step = `<<${functionId('restore-job-step')}>>`;
     const artifact = `<<${functionId('artifact-step')}>>`;
     const range = `<<${functionId('build-artifact-range')}>>`;
+    const { RecordBrokenDirectly: lastResort, ...lambdaTasks } = tasks;
     const functionOf = Object.fromEntries(
-      Object.entries(tasks).map(([name, state]) => {
+      Object.entries(lambdaTasks).map(([name, state]) => {
         expect(state.Resource, name).toBe('arn:aws:states:::lambda:invoke');
         return [name, state.Parameters?.FunctionName];
       }),
     );
+    // The last resort when MarkBroken's Lambda cannot run writes the table itself (the stateful stack's export).
+    expect(lastResort?.Resource).toBe('arn:aws:states:::dynamodb:updateItem');
+    expect(lastResort?.Parameters?.TableName).toBe('<<import>>');
     expect(functionOf).toEqual({
       StartDelivery: step,
       PrepareArtifact: artifact,
@@ -824,14 +837,31 @@ describe('stateful stack', () => {
   });
 });
 
-describe('re-driving jobs nobody started', () => {
-  it('runs the sweeper every 5 minutes; it may read the table and start executions, nothing more', () => {
+describe('the sweeper and the last resort: no job left IN_PROGRESS', () => {
+  it('runs the sweeper every 5 minutes; it may describe and start executions and update JOB# items only', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(5 minutes)',
       Targets: [Match.objectLike({ Arn: getAtt(functionId('redrive-unfinished-jobs')) })],
     });
-    const actions = actionsOf(statementsOf('redrive-unfinished-jobs'));
-    expect(actions).toContain('states:StartExecution');
-    expect(actions.filter((action) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(action))).toEqual([]);
+    const statements = statementsOf('redrive-unfinished-jobs');
+    const actions = actionsOf(statements);
+    expect(actions).toEqual(expect.arrayContaining(['states:StartExecution', 'states:DescribeExecution']));
+    expect(actions.filter((action) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(action))).toEqual([
+      'dynamodb:UpdateItem',
+    ]);
+    expect(grantsOf(statements, 'dynamodb:UpdateItem')[0]?.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*'] },
+    });
+    // It stops starting on jobs 25 s before its timeout (functions/redrive-unfinished-jobs.ts).
+    expect(propsOf(functionId('redrive-unfinished-jobs')).Timeout).toBeGreaterThanOrEqual(60);
+  });
+
+  it('lets the state machine update JOB# items (its last-resort write) and nothing else of the table', () => {
+    const statements = statementsOfRole(service.getLogicalId(service.stateMachine.role.node.defaultChild as never));
+    const dynamodb = actionsOf(statements).filter((action) => action.startsWith('dynamodb:'));
+    expect(dynamodb).toEqual(['dynamodb:UpdateItem']);
+    expect(grantsOf(statements, 'dynamodb:UpdateItem')[0]?.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*'] },
+    });
   });
 });

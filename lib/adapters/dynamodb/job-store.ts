@@ -1,9 +1,9 @@
 import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { type RestoreJob, type Step, TRANSITIONS } from '../../domain/job.js';
+import { type JobStatus, type RestoreJob, type Step, TRANSITIONS } from '../../domain/job.js';
 import { isoSeconds } from '../../domain/time.js';
-import type { Conditional, JobStore, ListJobsRequest, ListJobsResult } from '../../use-cases/ports.js';
+import type { Conditional, JobStore, ListJobsRequest, ListJobsResult, UnfinishedJob } from '../../use-cases/ports.js';
 import { batchGetAll, batchPutAll } from './batch.js';
 import { putCounted, readCount } from './list-counts.js';
 import { listPageIds } from './paging.js';
@@ -13,6 +13,16 @@ const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'ttl
 const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' });
 const batchKey = (batchId: string) => ({ pk: `BATCH#${batchId}`, sk: 'BATCH' });
 const clusterPartition = (groupId: string, clusterId: string) => `JOBS#${groupId}#${clusterId}`;
+
+/**
+ * Every create writes an entry into the unfinished index and every end removes it: one partition key would cap
+ * that at one DynamoDB partition's 1,000 writes a second. Spread over UNFINISHED_SHARDS keys by the ObjectId's
+ * last hex digit (its counter: even across jobs). `UNFINISHED` alone holds jobs written before sharding and the
+ * jobs the state machine's last-resort write broke (ASL cannot compute a shard; those are rare).
+ */
+export const UNFINISHED_SHARDS = 16;
+const UNSHARDED_UNFINISHED = 'UNFINISHED';
+const unfinishedPartition = (jobId: string) => `UNFINISHED#${Number.parseInt(jobId.slice(-1), 16)}`;
 
 /**
  * A batch (the jobs of one sharded-cluster restore) becomes visible all at once: its jobs are written first
@@ -29,13 +39,14 @@ interface BatchItem {
   readonly jobIds: readonly string[];
 }
 
-function toItem(job: RestoreJob): Record<string, unknown> {
+/** A job as its item (create writes it; bench/lists.ts seeds tables with it). */
+export function toItem(job: RestoreJob): Record<string, unknown> {
   return {
     ...job,
     ...jobKey(job.id),
     ...(job.batchId === undefined && { gsi1pk: clusterPartition(job.groupId, job.requestClusterId), gsi1sk: job.id }),
-    // Sparse index of unfinished jobs: what a restarted local stack re-drives.
-    gsi2pk: 'UNFINISHED',
+    // Sparse index of unfinished jobs (what the sweeper and a restarted local stack re-drive), in shards.
+    gsi2pk: unfinishedPartition(job.id),
     gsi2sk: job.id,
   };
 }
@@ -311,34 +322,68 @@ export class DynamoJobStore implements JobStore {
     });
   }
 
-  async listUnfinished(): Promise<string[]> {
-    const unfinished: { id: string; batchId?: string }[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const result = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'gsi2',
-          KeyConditionExpression: 'gsi2pk = :unfinished',
-          ExpressionAttributeValues: { ':unfinished': 'UNFINISHED' },
-          ProjectionExpression: 'gsi2sk, batchId',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of result.Items ?? []) {
-        unfinished.push({
+  async *unfinishedPages(firstShard = 0): AsyncGenerator<UnfinishedJob[]> {
+    // Every shard, starting at `firstShard` (a sweeper that runs out of time starts elsewhere next run), then
+    // the unsharded partition. One Query page (at most 1 MB) at a time: memory stays flat with the count.
+    const partitions = [
+      ...Array.from({ length: UNFINISHED_SHARDS }, (_, i) => `UNFINISHED#${(firstShard + i) % UNFINISHED_SHARDS}`),
+      UNSHARDED_UNFINISHED,
+    ];
+    for (const partition of partitions) {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const result = await this.db.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: 'gsi2',
+            KeyConditionExpression: 'gsi2pk = :partition',
+            ExpressionAttributeNames: { '#status': 'statusName' },
+            ExpressionAttributeValues: { ':partition': partition },
+            ProjectionExpression: 'gsi2sk, batchId, #status',
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        const page = (result.Items ?? []).map((item) => ({
           id: String(item.gsi2sk),
+          statusName: item.statusName as JobStatus,
           ...(item.batchId !== undefined && { batchId: String(item.batchId) }),
-        });
-      }
-      startKey = result.LastEvaluatedKey;
-    } while (startKey !== undefined);
-    // Jobs of a batch whose creation never completed are invisible: nobody asked for them to run.
-    const batchIds = [...new Set(unfinished.flatMap((job) => (job.batchId === undefined ? [] : [job.batchId])))];
+        }));
+        if (page.length > 0) yield await this.withoutUncommittedBatches(page);
+        startKey = result.LastEvaluatedKey;
+      } while (startKey !== undefined);
+    }
+  }
+
+  /** Jobs of a batch whose creation never completed are invisible: nobody asked for them to run. */
+  private async withoutUncommittedBatches(page: UnfinishedJob[]): Promise<UnfinishedJob[]> {
+    const batchIds = [...new Set(page.flatMap((job) => (job.batchId === undefined ? [] : [job.batchId])))];
+    if (batchIds.length === 0) return page;
     const committed = new Set(
       (await batchGetAll(this.db, this.tableName, batchIds.map(batchKey))).map((item) => String(item.batchId)),
     );
-    return unfinished.filter((job) => job.batchId === undefined || committed.has(job.batchId)).map((job) => job.id);
+    return page.map((job) =>
+      job.batchId === undefined || committed.has(job.batchId) ? job : { ...job, uncommitted: true },
+    );
+  }
+
+  async listUnfinished(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const page of this.unfinishedPages()) {
+      for (const job of page) if (!job.uncommitted) ids.push(job.id);
+    }
+    return ids;
+  }
+
+  async leaveUnfinishedIndex(jobId: string): Promise<boolean> {
+    // Only a job that has ended leaves the index, whatever wrote its end (the state machine's last-resort write
+    // puts a job it breaks there, so that the sweeper publishes its event and cleans up after it).
+    const result = await this.conditionalUpdate(jobId, {
+      ConditionExpression: 'attribute_exists(gsi2pk) AND #status <> :inProgress',
+      UpdateExpression: 'REMOVE gsi2pk, gsi2sk',
+      ExpressionAttributeNames: { '#status': 'statusName' },
+      ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS' },
+    });
+    return result.changed;
   }
 
   private async conditionalUpdate(

@@ -120,7 +120,7 @@ describe('createRestoreJob at a point in time', () => {
       {
         catalog: memoryCatalog(slices()),
         jobs,
-        workflow: { start: async () => {} },
+        workflow: { start: async () => {}, describe: async () => 'MISSING' },
         clock: { now: () => (START + SLICES * 10 + 60) * 1000 },
         secret: 's'.repeat(40),
       },

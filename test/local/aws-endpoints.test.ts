@@ -37,6 +37,7 @@ function start(options: Partial<AwsEndpointsOptions> = {}): Promise<AwsEndpoints
     dataDir,
     stateMachineArn: STATE_MACHINE_ARN,
     secretArn: SECRET_ARN,
+    tableName: 'restore-jobs',
     functionsDir,
     log: (line) => logs.push(line),
     ...options,
@@ -305,11 +306,13 @@ describe('protocol and definition checks', () => {
   });
 
   it('substitutes function ARNs and rejects unknown placeholders', async () => {
-    const definition = loadDefinition(
-      fileURLToPath(new URL('../../lib/state-machine/restore-job.asl.json', import.meta.url)),
-    );
+    const path = fileURLToPath(new URL('../../lib/state-machine/restore-job.asl.json', import.meta.url));
+    // The last-resort write's table is a placeholder too: no local value, no definition.
+    expect(() => loadDefinition(path)).toThrow(/TableName/);
+    const definition = loadDefinition(path, 'restore-jobs');
     const text = JSON.stringify(definition);
     expect(text).not.toContain('${');
+    expect(text).toContain('"TableName":"restore-jobs"');
     const functions = [...text.matchAll(/arn:aws:lambda:us-east-1:000000000000:function:([a-z-]+)/g)].map((m) => m[1]);
     expect([...new Set(functions)].sort()).toEqual(['artifact-step', 'build-artifact-range', 'restore-job-step']);
     const bad = join(dataDir, 'bad.asl.json');

@@ -27,6 +27,8 @@ import { parseBaseUrl } from '../functions/commons/base-url.js';
 import { type ApiHandlerName, DEFAULT_ROUTE_HANDLER, routes } from '../functions/routes.js';
 import { MANIFEST_PREFIX, MANIFEST_SUFFIX } from '../lib/domain/manifest.js';
 import { ENV } from '../lib/env.js';
+import { AlarmTopic } from './constructs/alarm-topic.js';
+import { FailureQueue } from './constructs/failure-queue.js';
 import { PROJECT_ROOT, RestoreFunction, type RestoreFunctionName } from './constructs/restore-function.js';
 import { acknowledgeWildcardResource } from './nag.js';
 import { RESTORE_BUCKET_PREFIXES } from './stateful-stack.js';
@@ -76,8 +78,12 @@ export class ServiceStack extends Stack {
   public readonly functions: Readonly<Record<RestoreFunctionName, RestoreFunction>>;
   /** The restore job state machine. */
   public readonly stateMachine: StateMachine;
-  /** Alarms on failed, throttled and aborted executions (no actions: wire them to your paging topic). */
+  /** Alarms on failed, throttled and aborted executions (their action: {@link alarmTopic}). */
   public readonly stateMachineAlarms: readonly Alarm[];
+  /** The topic every alarm of this stack notifies (output `AlarmTopicArn`): what operators subscribe to. */
+  public readonly alarmTopic: AlarmTopic;
+  /** ingest-manifest's on-failure destination: S3 notifications that failed every retry (docs/ingest.md). */
+  public readonly ingestFailures: FailureQueue;
   /** The HTTP API. */
   public readonly api: HttpApi;
   /** The API's `$default` stage (throttled, access-logged). */
@@ -142,6 +148,14 @@ export class ServiceStack extends Stack {
       })
       .bindBucket(ENV.snapshotBucket, snapshotBucket, 'read', { keyPrefix: MANIFEST_PREFIX });
     this.addManifestNotification(snapshotBucket, ingestManifest);
+    // S3 invokes it asynchronously: Lambda retries a failed invocation twice, then sends the S3 event with the
+    // error to this queue instead of dropping it (a rejected manifest does not fail: it is logged, not retried).
+    this.ingestFailures = new FailureQueue(this, 'IngestFailures', {
+      alarmDescription:
+        'A manifest notification failed ingest-manifest and its retries; the message holds the S3 event and the ' +
+        'error. Fix the cause, then re-drive it (docs/ingest.md, "When ingestion fails").',
+    });
+    this.ingestFailures.receiveFailuresOf(ingestManifest.function, { retryAttempts: 2 });
 
     // The delivery URL (bearer token, no Digest): counts the download with a conditional write, presigns a GET of
     // the artifact, and publishes the status change when the last allowed download used the link up.
@@ -321,6 +335,17 @@ export class ServiceStack extends Stack {
     new CfnOutput(this, 'RestoreBucketName', { value: restoreBucket.bucketName });
     new CfnOutput(this, 'EventBusName', { value: eventBus.eventBusName });
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
+
+    // Created last, but it reaches every alarm of the stack, whenever it was added (AlarmTopic's aspect).
+    this.alarmTopic = new AlarmTopic(this, 'Alarms');
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.alarmTopic.topic.topicArn,
+      description: 'SNS topic every alarm of the service notifies: subscribe operators to it',
+    });
+    new CfnOutput(this, 'IngestFailureQueueUrl', {
+      value: this.ingestFailures.queue.queueUrl,
+      description: 'Manifest notifications that failed ingest-manifest and its retries (docs/ingest.md)',
+    });
   }
 
   /**

@@ -1,0 +1,137 @@
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { addRestoreJobsStacks } from '../../cdk/restore-jobs.js';
+
+// What operators get: failures that are kept instead of lost, and alarms that notify someone. Fast App as in
+// service-stack.test.ts; nag.test.ts checks the same resources against cdk-nag.
+const app = new App({ builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } });
+const { stateful, service } = addRestoreJobsStacks(app);
+const template = Template.fromStack(service);
+const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>;
+const outputs = template.toJSON().Outputs as Record<string, { Value: unknown; Description?: string }>;
+
+const idOf = (construct: { node: { defaultChild?: unknown } }) =>
+  service.getLogicalId(construct.node.defaultChild as never);
+const topicRef = { Ref: idOf(service.alarmTopic.topic) };
+const ingestQueueId = idOf(service.ingestFailures.queue);
+const ingestFunctionId = service.getLogicalId(
+  service.functions['ingest-manifest'].function.node.defaultChild as CfnFunction,
+);
+
+interface Statement {
+  readonly Effect: string;
+  readonly Action: string | string[];
+  readonly Resource: unknown;
+  readonly Principal?: unknown;
+  readonly Condition?: unknown;
+}
+const statementsOfRole = (roleId: string): Statement[] =>
+  Object.values(resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy')
+    .filter((r) => JSON.stringify(r.Properties.Roles).includes(JSON.stringify({ Ref: roleId })))
+    .flatMap((r) => statementsIn(r.Properties.PolicyDocument));
+/** The Properties of resource `id`, or a failed test if there is none. */
+function propsOf(id: string | undefined): Record<string, unknown> {
+  const props = id === undefined ? undefined : resources[id]?.Properties;
+  if (props === undefined) throw new Error(`no resource ${id}`);
+  return props;
+}
+const statementsIn = (document: unknown) => (document as { Statement: Statement[] }).Statement;
+const idOfType = (type: string, filter: (props: Record<string, unknown>) => boolean = () => true) =>
+  Object.entries(resources).find(([, r]) => r.Type === type && filter(r.Properties))?.[0];
+const roleOf = (functionId: string) =>
+  (propsOf(functionId).Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+
+describe('ingest-manifest failures', () => {
+  it('go to an encrypted, TLS-only queue kept 14 days, after two retries', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: ingestFunctionId },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [ingestQueueId, 'Arn'] } } },
+    });
+    expect(resources[ingestQueueId]?.Properties).toMatchObject({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
+    const queuePolicy = idOfType(
+      'AWS::SQS::QueuePolicy',
+      (props) => JSON.stringify(props.Queues) === JSON.stringify([{ Ref: ingestQueueId }]),
+    );
+    expect(statementsIn(propsOf(queuePolicy).PolicyDocument)).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+  });
+
+  it('are sent with the function’s role, which may only SendMessage to that queue', () => {
+    const sqs = statementsOfRole(roleOf(ingestFunctionId)).filter((s) =>
+      [s.Action].flat().some((action) => action.startsWith('sqs:')),
+    );
+    expect(sqs).toEqual([
+      { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [ingestQueueId, 'Arn'] } },
+    ]);
+  });
+
+  it('raise an alarm as soon as one message waits in the queue (missing data: an empty queue)', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [ingestQueueId, 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(outputs.IngestFailureQueueUrl?.Value).toEqual({ Ref: ingestQueueId });
+  });
+});
+
+describe('the alarm topic', () => {
+  it('is an output, encrypted with a rotated customer managed key that CloudWatch may use, TLS only', () => {
+    expect(outputs.AlarmTopicArn?.Value).toEqual(topicRef);
+    expect(outputs.AlarmTopicArn?.Description).toMatch(/subscribe/);
+    const keyId = idOf(service.alarmTopic.key);
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
+    expect(resources[keyId]?.Properties.EnableKeyRotation).toBe(true);
+    const keyStatements = statementsIn(propsOf(keyId).KeyPolicy);
+    expect(keyStatements).toContainEqual({
+      Effect: 'Allow',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      Resource: '*',
+    });
+    const topicStatements = statementsIn(propsOf(idOfType('AWS::SNS::TopicPolicy')).PolicyDocument);
+    expect(topicStatements).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+    // Only this account's alarms may publish.
+    expect(topicStatements).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: topicRef,
+        Condition: expect.objectContaining({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }),
+      }),
+    );
+  });
+
+  it('is the ALARM and OK action of every alarm of the service stack, the state machine’s included', () => {
+    const alarms = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+    const stateMachineAlarmIds = service.stateMachineAlarms.map((alarm) => idOf(alarm));
+    expect(stateMachineAlarmIds).toHaveLength(3);
+    expect(alarms.map(([id]) => id)).toEqual(
+      expect.arrayContaining([...stateMachineAlarmIds, idOf(service.ingestFailures.alarm)]),
+    );
+    for (const [id, alarm] of alarms) {
+      expect(alarm.Properties.AlarmActions, id).toEqual([topicRef]);
+      expect(alarm.Properties.OKActions, id).toEqual([topicRef]);
+    }
+  });
+
+  it('leaves the stateful stack without alarms (there is nothing there to notify)', () => {
+    expect(Template.fromStack(stateful).findResources('AWS::CloudWatch::Alarm')).toEqual({});
+  });
+});

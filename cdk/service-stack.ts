@@ -255,6 +255,24 @@ export class ServiceStack extends Stack {
       .bindStateMachine(this.stateMachine)
       .bindSecret(secret);
 
+    // DELETE of a job (lib/use-cases/cancel-restore-job.ts): kills a running job or revokes a READY link with
+    // conditional updates of JOB# items (it reads BATCH# items for a sharded batch), stops the job's execution,
+    // cleans the build up as the fail step does (aborts the artifact's upload, deletes the work area and any
+    // artifact: no object read or written), and publishes the status change.
+    const cancelRestoreJob = new RestoreFunction(this, 'CancelRestoreJob', {
+      name: 'cancel-restore-job',
+      logRetention,
+      environment: urlEnvironment,
+    })
+      .bindTable(table, 'readUpdate', { writableKeyPrefixes: ['JOB#'], recordDigestNonces: true })
+      .bindEventBus(eventBus)
+      .bindBucket(ENV.restoreBucket, restoreBucket, [
+        { access: 'cleanUp', keyPrefix: artifactsPrefix },
+        { access: 'cleanUp', keyPrefix: workPrefix },
+      ])
+      .bindStateMachine(this.stateMachine, 'stop')
+      .bindSecret(secret);
+
     // The sweeper (lib/use-cases/redrive-unfinished-jobs.ts): a job with no execution (its create request died
     // between writing it and starting it) is started; one whose execution ended without ending it, or that the
     // state machine's last-resort write broke, gets the fail step that MarkBroken runs, hence the same bindings
@@ -302,6 +320,7 @@ export class ServiceStack extends Stack {
       'list-restore-jobs': listRestoreJobs,
       'get-restore-job': getRestoreJob,
       'create-restore-job': createRestoreJob,
+      'cancel-restore-job': cancelRestoreJob,
       'download-restore-artifact': downloadRestoreArtifact,
       'restore-job-step': restoreJobStep,
       'artifact-step': artifactStep,
@@ -318,6 +337,7 @@ export class ServiceStack extends Stack {
         'list-restore-jobs': listRestoreJobs,
         'get-restore-job': getRestoreJob,
         'create-restore-job': createRestoreJob,
+        'cancel-restore-job': cancelRestoreJob,
         'download-restore-artifact': downloadRestoreArtifact,
         'list-snapshots': listSnapshots,
         'get-snapshot': getSnapshot,

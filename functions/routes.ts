@@ -12,12 +12,13 @@ export interface RouteDefinition {
   readonly handler: ApiHandlerName;
 }
 
-export type RouteMethod = 'GET' | 'POST';
+export type RouteMethod = 'GET' | 'POST' | 'DELETE';
 
 export type ApiHandlerName =
   | 'list-restore-jobs'
   | 'get-restore-job'
   | 'create-restore-job'
+  | 'cancel-restore-job'
   | 'download-restore-artifact'
   | 'list-snapshots'
   | 'get-snapshot';
@@ -41,9 +42,11 @@ export const routes: readonly RouteDefinition[] = [
   { method: 'GET', path: atlas, handler: 'list-restore-jobs' },
   { method: 'POST', path: atlas, handler: 'create-restore-job' },
   { method: 'GET', path: `${atlas}/{jobId}`, handler: 'get-restore-job' },
+  { method: 'DELETE', path: `${atlas}/{jobId}`, handler: 'cancel-restore-job' },
   { method: 'GET', path: opsManager, handler: 'list-restore-jobs' },
   { method: 'POST', path: opsManager, handler: 'create-restore-job' },
   { method: 'GET', path: `${opsManager}/{jobId}`, handler: 'get-restore-job' },
+  { method: 'DELETE', path: `${opsManager}/{jobId}`, handler: 'cancel-restore-job' },
   { method: 'GET', path: atlasSnapshots, handler: 'list-snapshots' },
   { method: 'GET', path: `${atlasSnapshots}/{snapshotId}`, handler: 'get-snapshot' },
   { method: 'GET', path: opsManagerSnapshots, handler: 'list-snapshots' },

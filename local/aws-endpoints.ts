@@ -117,6 +117,7 @@ export async function startAwsEndpoints(opts: AwsEndpointsOptions): Promise<AwsE
   const operations: Record<string, (input: JsonObject) => Promise<unknown> | unknown> = {
     'AWSStepFunctions.StartExecution': (input) => stepFunctions.startExecution(input),
     'AWSStepFunctions.DescribeExecution': (input) => stepFunctions.describeExecutionCall(input),
+    'AWSStepFunctions.StopExecution': (input) => stepFunctions.stopExecution(input),
     'AWSEvents.PutEvents': (input) => events.putEvents(input),
     'secretsmanager.GetSecretValue': (input) => secrets.getSecretValue(input),
   };
@@ -313,6 +314,26 @@ class LocalStepFunctions {
     };
   }
 
+  /**
+   * StopExecution as Step Functions does it: a running execution becomes ABORTED at once (with the given error and
+   * cause) and makes no further transition; a task function already running is not interrupted, and what it returns
+   * goes nowhere. Stopping an execution that already ended changes nothing and answers its stop date.
+   */
+  stopExecution(input: JsonObject): { stopDate: number } {
+    const record = typeof input.executionArn === 'string' ? this.executions.get(input.executionArn) : undefined;
+    if (!record)
+      throw new ServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${String(input.executionArn)}'`);
+    if (record.status === 'RUNNING') {
+      record.aborted = true;
+      this.finish(record, 'ABORTED', {
+        ...(typeof input.error === 'string' && { error: input.error }),
+        ...(typeof input.cause === 'string' && { cause: input.cause }),
+      });
+      record.abort();
+    }
+    return { stopDate: (record.stopDate ?? new Date()).getTime() / 1000 };
+  }
+
   describe(executionArn: string): ExecutionDescription | undefined {
     const record = this.executions.get(executionArn);
     if (!record) return undefined;
@@ -346,6 +367,8 @@ class LocalStepFunctions {
     status: ExecutionStatus,
     detail: { output?: string; error?: string; cause?: string },
   ) {
+    // Ended once: a stopped execution's aborted run settles later and must not overwrite what StopExecution wrote.
+    if (record.status !== 'RUNNING') return;
     Object.assign(record, { status, stopDate: new Date() }, detail);
     if (status === 'FAILED' || status === 'TIMED_OUT') {
       this.opts.log(`[sfn] ${record.name} ${status}: ${detail.error ?? ''} ${detail.cause ?? ''}`.trimEnd());

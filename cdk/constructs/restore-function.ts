@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, type Size, Validations } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, type Size, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -418,10 +418,32 @@ export class RestoreFunction extends Construct {
     return this;
   }
 
-  /** Binds the restore job state machine: sets STATE_MACHINE_ARN and grants states:StartExecution on it. */
-  public bindStateMachine(stateMachine: IStateMachine): this {
+  /**
+   * Binds the restore job state machine: sets STATE_MACHINE_ARN and grants states:StartExecution on it; with
+   * `stop`, states:StopExecution on its executions instead (and no start).
+   */
+  public bindStateMachine(stateMachine: IStateMachine, access: 'start' | 'stop' = 'start'): this {
     this.setEnv(ENV.stateMachineArn, stateMachine.stateMachineArn);
-    stateMachine.grantStartExecution(this.function);
+    if (access === 'start') {
+      stateMachine.grantStartExecution(this.function);
+      return this;
+    }
+    // arn:…:execution:<state machine name>:* (as grantExecution computes it): executions are named after the jobs.
+    const executions = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'execution',
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      resourceName: `${Arn.split(stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName}:*`,
+    });
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ effect: Effect.ALLOW, actions: ['states:StopExecution'], resources: [executions] }),
+    );
+    acknowledgeWildcardResource(
+      this.role,
+      executions,
+      "Executions are named after the jobs' ids, known only at run time: StopExecution on this one state " +
+        "machine's executions.",
+    );
     return this;
   }
 

@@ -4,6 +4,7 @@ import {
   ExecutionDoesNotExist,
   SFNClient,
   StartExecutionCommand,
+  StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import type { ExecutionState, Workflow } from '../use-cases/ports.js';
 import { CONTROL_PLANE_CLIENT } from './client-config.js';
@@ -30,15 +31,33 @@ export class StepFunctionsWorkflow implements Workflow {
     }
   }
 
+  /** arn:aws:states:<region>:<account>:stateMachine:<name> → …:execution:<name>:<execution name> */
+  private executionArn(jobId: string): string {
+    return `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${jobId}`;
+  }
+
   async describe(jobId: string): Promise<ExecutionState> {
-    // arn:aws:states:<region>:<account>:stateMachine:<name> → …:execution:<name>:<execution name>
-    const executionArn = `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${jobId}`;
+    const executionArn = this.executionArn(jobId);
     try {
       const { status } = await this.sfn.send(new DescribeExecutionCommand({ executionArn }));
       return status ?? 'RUNNING';
     } catch (error) {
       // Never started, or closed more than 90 days ago (Step Functions' retention of standard executions).
       if (error instanceof ExecutionDoesNotExist) return 'MISSING';
+      throw error;
+    }
+  }
+
+  async stop(jobId: string, cause: string): Promise<void> {
+    try {
+      // Stopping an execution that already ended changes nothing (Step Functions answers with its stop date).
+      await this.sfn.send(
+        new StopExecutionCommand({ executionArn: this.executionArn(jobId), error: 'RestoreJobKilled', cause }),
+      );
+    } catch (error) {
+      // Never started (a create request that died before StartExecution, or one still about to call it: its
+      // execution then finds the job KILLED at its first step and ends).
+      if (error instanceof ExecutionDoesNotExist) return;
       throw error;
     }
   }

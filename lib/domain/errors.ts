@@ -74,6 +74,15 @@ export const errors = {
     ),
   restoreJobNotFound: (jobId: string) =>
     new ApiError(404, 'RESTORE_JOB_NOT_FOUND', `No restore job with ID ${jobId} exists.`, [jobId]),
+  // DELETE of a job that is neither building nor holding a READY link (KILLED, BROKEN, EXPIRED, used up).
+  restoreJobNotCancellable: (jobId: string, statusName: string, deliveryStatusName: string) =>
+    new ApiError(
+      409,
+      'RESTORE_JOB_NOT_CANCELLABLE',
+      `Restore job ${jobId} is ${statusName} with delivery ${deliveryStatusName}: there is no build to cancel and no ` +
+        'ready download link to revoke.',
+      [jobId, statusName, deliveryStatusName],
+    ),
   invalidPitRestoreTime: (detail: string) => new ApiError(400, 'INVALID_PIT_RESTORE_TIME', detail),
   // MongoDB's own spelling, T-zero included.
   noSnapshotBeforePit: (detail: string) =>

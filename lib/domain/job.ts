@@ -51,6 +51,11 @@ export interface Delivery {
   readonly tokenSalt: string;
   /** SHA-256 (hex) of the token: what a download is checked against. */
   readonly tokenHash: string;
+  /**
+   * ISO date; set when `DELETE …/restoreJobs/{JOB-ID}` revoked a READY link (delivery EXPIRED at once). The
+   * execution's own expiry step, waking later, finds it and publishes nothing more: the revoke announced the change.
+   */
+  readonly revokedAt?: string;
 }
 
 /** The oplog a point-in-time job replays on top of its snapshot: entries after `after`, up to and including `upTo`. */
@@ -151,6 +156,17 @@ export const TRANSITIONS = {
   fail: { from: { statusName: 'IN_PROGRESS', delivery: undefined }, to: { statusName: 'BROKEN', delivery: 'FAILED' } },
   expire: {
     from: { statusName: 'FINISHED', delivery: undefined },
+    to: { statusName: 'FINISHED', delivery: 'EXPIRED' },
+  },
+  // The two moves of `DELETE …/restoreJobs/{JOB-ID}` (cancel-restore-job.ts): a running build is killed (it and
+  // finish both start from IN_PROGRESS, so exactly one of them applies), a READY link is revoked (also only
+  // while it is not expired or used up at the moment of the write: the repository adds those conditions).
+  kill: {
+    from: { statusName: 'IN_PROGRESS', delivery: undefined },
+    to: { statusName: 'KILLED', delivery: 'INTERRUPTED' },
+  },
+  revoke: {
+    from: { statusName: 'FINISHED', delivery: 'READY' },
     to: { statusName: 'FINISHED', delivery: 'EXPIRED' },
   },
 } as const satisfies Record<

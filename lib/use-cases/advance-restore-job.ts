@@ -32,7 +32,7 @@ export async function advanceRestoreJob(
     artifacts: ArtifactStore;
     clock: Clock;
     secret: string;
-    /** Cleans up what a broken build left (its multipart upload and work area). */
+    /** Cleans up what a broken or killed build left (its multipart upload, work area and any artifact). */
     cleanUp?: (job: RestoreJob) => Promise<void>;
   },
   input: StepInput,
@@ -69,6 +69,13 @@ export async function advanceRestoreJob(
   const current = result.job ?? job;
   const inTargetState =
     current.statusName === transition.to.statusName && current.delivery.statusName === transition.to.delivery;
+  if (!result.changed && current.statusName === 'KILLED') return killed(deps, input, current, now);
+  if (input.step === 'expire' && !result.changed && current.delivery.revokedAt !== undefined) {
+    // The link was revoked (DELETE): EXPIRED already, and the revoke published that change. Only make sure the
+    // artifact is gone; nothing is left to wait for.
+    if (current.artifact !== undefined) await deps.artifacts.delete(current.artifact.key);
+    return output(current);
+  }
   if (result.changed || inTargetState) {
     const previous = {
       statusName: transition.from.statusName,
@@ -91,6 +98,27 @@ export async function advanceRestoreJob(
   }
   // After finish (or a fail that found the job finished after all), the link's expiry is waited for.
   return output(current, input.step === 'finish' || input.step === 'fail' ? now : undefined);
+}
+
+/**
+ * A step of a job that was cancelled (cancel-restore-job.ts), which kill won over: on AWS the execution is stopped,
+ * but a step already running finishes, and an execution the stop missed (a cancel before StartExecution) goes on.
+ * Nothing is published (the cancel announced KILLED). `finish` deletes the artifact CompleteArtifact made after the
+ * cancel's clean-up and stops the build (PermanentError: MarkBroken); `fail` then cleans up whatever is left and
+ * the state machine ends without marking the job BROKEN (BrokenYet: KILLED).
+ */
+async function killed(
+  deps: Parameters<typeof advanceRestoreJob>[0],
+  input: StepInput,
+  job: RestoreJob,
+  now: number,
+): Promise<StepOutput> {
+  if (input.step === 'fail') {
+    await deps.cleanUp?.(job);
+    return output(job, now);
+  }
+  if (input.step === 'finish' && input.artifact !== undefined) await deps.artifacts.delete(input.artifact.key);
+  throw new PermanentError(`Restore job ${input.jobId} was cancelled (KILLED); cannot ${input.step}.`);
 }
 
 // The execution waits for `expires` in pieces of at most 20 days: Node timers (the local runner's) cannot wait
@@ -140,7 +168,8 @@ export async function recordArtifactHash(
   if (job.artifact.sha1 !== input.sha1) {
     throw new PermanentError(`Restore job ${input.jobId} already has another SHA-1: ${job.artifact.sha1}.`);
   }
-  if (job.automatedRestore !== undefined && job.statusName === 'FINISHED') {
+  // A revoked link (DELETE) is not handed to anyone.
+  if (job.automatedRestore !== undefined && job.statusName === 'FINISHED' && job.delivery.revokedAt === undefined) {
     const now = deps.clock.now();
     const { targetGroupId, targetClusterId, targetClusterName } = job.automatedRestore;
     const change = statusChange(

@@ -63,6 +63,33 @@ async function requireJob(jobs: JobStore, jobId: string): Promise<RestoreJob> {
   return job;
 }
 
+/** A job cancelled (KILLED) or broken while its build runs: nothing more is built or written for it. */
+const ended = (job: RestoreJob) => job.statusName === 'KILLED' || job.statusName === 'BROKEN';
+
+function endedError(job: RestoreJob): PermanentError {
+  return new PermanentError(`Restore job ${job.id} is ${job.statusName}; its build stopped.`);
+}
+
+/** Before a step builds anything: a job that ended is not built further (the state machine ends it). */
+function requireBuilding(job: RestoreJob): void {
+  if (ended(job)) throw endedError(job);
+}
+
+/**
+ * After a step wrote to the restore bucket (work area objects, a multipart upload, parts, the artifact): a job that
+ * ended while it ran may have been cleaned up before the write landed (a cancel stops the execution, but a step
+ * already running finishes). The job is read again, strongly consistent: still building, so the end's clean-up,
+ * which follows the end's write, will see this write; or ended, so this step removes what the build left itself.
+ * An artifact this step completed is deleted by whoever has that right (the finish or fail step, or the cancel's
+ * own clean-up, which aborts the upload before deleting the object: a completion after the abort fails).
+ */
+async function unlessEnded(deps: Pick<BuildDeps, 'jobs' | 'work'>, jobId: string): Promise<void> {
+  const job = await requireJob(deps.jobs, jobId);
+  if (!ended(job)) return;
+  await abandonBuild(deps.work, job);
+  throw endedError(job);
+}
+
 async function requireSnapshot(catalog: CatalogStore, job: RestoreJob): Promise<Snapshot> {
   if (job.snapshotId === undefined) throw new PermanentError(`Restore job ${job.id} has no snapshot to restore.`);
   const snapshot = await catalog.getSnapshot(job.snapshotId);
@@ -112,6 +139,7 @@ export async function prepareArtifact(
 ): Promise<PrepareOutput> {
   const job = await requireJob(deps.jobs, input.jobId);
   if (job.artifact !== undefined) return { artifact: job.artifact, countBatches: [] };
+  requireBuilding(job);
   await requireSnapshot(deps.catalog, job);
   if (job.oplog === undefined) return { countBatches: [] };
   const slices = await oplogSlices(deps.catalog, job);
@@ -136,6 +164,7 @@ export async function prepareArtifact(
   }
   if (current.length > 0) batches.push(current);
   await Promise.all(batches.map((batch, index) => deps.work.putJson(job.id, `oplog/${index}.json`, { slices: batch })));
+  await unlessEnded(deps, job.id);
   return { countBatches: batches.map((_, index) => index) };
 }
 
@@ -172,6 +201,7 @@ async function oplogSlices(catalog: CatalogStore, job: RestoreJob): Promise<(Sli
 
 export async function countOplogBatch(deps: Pick<BuildDeps, 'jobs' | 'work'>, input: { jobId: string; batch: number }) {
   const job = await requireJob(deps.jobs, input.jobId);
+  requireBuilding(job);
   if (job.oplog === undefined) throw new PermanentError(`Restore job ${job.id} is not a point-in-time restore.`);
   const batch = await deps.work.getJson<CountBatch>(job.id, `oplog/${input.batch}.json`);
   if (batch === undefined) throw new PermanentError(`Oplog batch ${input.batch} of job ${job.id} was not prepared.`);
@@ -186,6 +216,7 @@ export async function countOplogBatch(deps: Pick<BuildDeps, 'jobs' | 'work'>, in
     }
   }
   await deps.work.putJson(job.id, `oplog/${input.batch}.counts.json`, { slices } satisfies CountResult);
+  await unlessEnded(deps, job.id);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -213,6 +244,7 @@ export async function planArtifact(
   tuning: BuildTuning = {},
 ): Promise<PlanOutput> {
   const job = await requireJob(deps.jobs, input.jobId);
+  requireBuilding(job);
   const snapshot = await requireSnapshot(deps.catalog, job);
   const mtime = Math.floor(Date.parse(snapshot.timestamp.date) / 1000);
 
@@ -304,6 +336,7 @@ export async function planArtifact(
   };
   await deps.work.putJson(job.id, 'plan.json', stored);
   await deps.jobs.recordProgress(job.id, plan.tarBytes);
+  await unlessEnded(deps, job.id);
   return {
     ranges: plan.ranges.map((_, index) => index),
     verify: plan.verify.map((_, index) => index),
@@ -502,11 +535,13 @@ export async function startAssembly(
   const plan = await deps.work.getJson<StoredPlan>(job.id, 'plan.json');
   const artifact = await assembled(deps.work, job, plan);
   if (artifact !== undefined || plan === undefined) return { batches: [], ...(artifact && { artifact }) };
+  requireBuilding(job);
   try {
     const { parts } = await plannedParts(deps.work, job.id, plan);
     // An upload left by an earlier attempt (a lost execution, a retried start) is aborted, never reused.
     await deps.work.abortUploads(plan.key);
     const uploadId = await deps.work.startUpload(plan.key);
+    await unlessEnded(deps, job.id);
     const count = Math.ceil(parts.length / partsPerBatch(parts.length));
     return { uploadId, batches: Array.from({ length: count }, (_, i) => i) };
   } catch (error) {
@@ -515,7 +550,7 @@ export async function startAssembly(
 }
 
 export async function assembleBatch(
-  deps: Pick<BuildDeps, 'work'>,
+  deps: Pick<BuildDeps, 'jobs' | 'work'>,
   input: { jobId: string; uploadId: string; batch: number },
 ): Promise<void> {
   const plan = await requirePlan(deps.work, input.jobId);
@@ -535,6 +570,7 @@ export async function assembleBatch(
           : merging(() => deps.work.mergePart({ ...common, partNumber: part.partNumber, slices: part.slices })),
       ),
     );
+    await unlessEnded(deps, input.jobId);
   } catch (error) {
     throw toTaskError(error, `Assembling batch ${input.batch} failed`);
   }
@@ -548,11 +584,13 @@ export async function completeArtifact(
   const plan = await deps.work.getJson<StoredPlan>(job.id, 'plan.json');
   const done = await assembled(deps.work, job, plan);
   if (done !== undefined || plan === undefined) return { artifact: done as Artifact };
+  requireBuilding(job);
   try {
     const { total } = await plannedParts(deps.work, job.id, plan);
     await deps.work.completeUpload(plan.key, input.uploadId, total);
     // The work area (plan, layout, range outputs) is no longer needed.
     await deps.work.deleteWork(job.id);
+    await unlessEnded(deps, job.id);
     return { artifact: { key: plan.key, fileName: job.delivery.fileName, sizeBytes: total } };
   } catch (error) {
     throw toTaskError(error, 'Completing the artifact failed');
@@ -591,11 +629,17 @@ export async function hashArtifact(
 }
 
 /**
- * A failed build leaves nothing behind: its multipart upload is aborted, its work area deleted, and an artifact it
- * had already completed (a step after the assembly failed for good) deleted too: a BROKEN job is never served.
+ * A failed or cancelled build leaves nothing behind: its multipart upload is aborted, its work area deleted, and an
+ * artifact it had already completed (a step after the assembly failed for good, or a cancel that came after the
+ * assembly) deleted too: a BROKEN or KILLED job is never served.
  */
 export async function cleanUpBuild(deps: Pick<BuildDeps, 'work'>, job: RestoreJob): Promise<void> {
-  await deps.work.abortUploads(artifactKey(job));
-  await deps.work.deleteWork(job.id);
+  await abandonBuild(deps.work, job);
   await deps.work.deleteArtifact(artifactKey(job));
+}
+
+/** What a build step removes itself when its job ended under it: artifact-step may not delete artifacts. */
+async function abandonBuild(work: ArtifactWork, job: RestoreJob): Promise<void> {
+  await work.abortUploads(artifactKey(job));
+  await work.deleteWork(job.id);
 }

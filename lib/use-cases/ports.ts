@@ -95,12 +95,23 @@ export interface JobStore {
   get(jobId: string): Promise<RestoreJob | undefined>;
   /** Like get, but a job of a batch whose creation did not complete is not there. */
   getVisible(jobId: string): Promise<RestoreJob | undefined>;
+  /** Every job of a batch (strongly consistent); none when its creation did not complete. */
+  batchJobs(batchId: string): Promise<RestoreJob[]>;
   list(request: ListJobsRequest): Promise<ListJobsResult>;
-  /** Applies a state machine step (see TRANSITIONS) with one conditional write. */
+  /**
+   * Applies a step (see TRANSITIONS) with one conditional write. `fromDelivery` narrows a step that starts from
+   * any delivery status to exactly that one (the caller read it and reports it as the previous status).
+   */
   transition(
     jobId: string,
     step: Step,
-    changes: { artifact?: Artifact; expires?: string; failureReason?: string; now: string },
+    changes: {
+      artifact?: Artifact;
+      expires?: string;
+      failureReason?: string;
+      fromDelivery?: DeliveryStatus;
+      now: string;
+    },
   ): Promise<Conditional>;
   /**
    * Counts one download if token and file name match and the delivery is ready, not expired at `now`
@@ -152,6 +163,11 @@ export interface Workflow {
   start(jobId: string): Promise<void>;
   /** The state of the job's execution (named after the job). */
   describe(jobId: string): Promise<ExecutionState>;
+  /**
+   * Stops the job's execution (ABORTED: a task function already running finishes, nothing after it runs); one
+   * that never started or already ended is not an error.
+   */
+  stop(jobId: string, cause: string): Promise<void>;
 }
 
 export interface StatusChange {

@@ -43,6 +43,7 @@ const functionNames: readonly RestoreFunctionName[] = [
   'list-restore-jobs',
   'get-restore-job',
   'create-restore-job',
+  'cancel-restore-job',
   'download-restore-artifact',
   'restore-job-step',
   'artifact-step',
@@ -191,6 +192,15 @@ describe('functions', () => {
       SECRET_ARN: secretArn,
       STATE_MACHINE_ARN: { Ref: stateMachineId },
     },
+    // Stops executions (no start), cleans builds up, publishes the change.
+    'cancel-restore-job': {
+      ...base,
+      TABLE_NAME: tableName,
+      SECRET_ARN: secretArn,
+      STATE_MACHINE_ARN: { Ref: stateMachineId },
+      RESTORE_BUCKET: restoreBucket,
+      EVENT_BUS_NAME: eventBusName,
+    },
     'download-restore-artifact': {
       ...base,
       TABLE_NAME: tableName,
@@ -275,6 +285,7 @@ describe('functions', () => {
       'list-restore-jobs',
       'get-restore-job',
       'create-restore-job',
+      'cancel-restore-job',
       'list-snapshots',
       'get-snapshot',
     ];
@@ -327,7 +338,14 @@ describe('functions', () => {
       statementsOf(name).some((st) => JSON.stringify(st.Condition ?? {}).includes('NONCE#')),
     );
     expect([...authenticating].sort()).toEqual(
-      ['create-restore-job', 'get-restore-job', 'get-snapshot', 'list-restore-jobs', 'list-snapshots'].sort(),
+      [
+        'cancel-restore-job',
+        'create-restore-job',
+        'get-restore-job',
+        'get-snapshot',
+        'list-restore-jobs',
+        'list-snapshots',
+      ].sort(),
     );
     for (const name of functionNames) {
       const denies = statementsOf(name).filter(
@@ -448,6 +466,7 @@ describe('IAM', () => {
 
   it.each([
     ['create-restore-job', ['JOB#*', 'BATCH#*', 'COUNT#JOBS#*', 'NONCE#*']],
+    ['cancel-restore-job', ['JOB#*', 'NONCE#*']],
     ['download-restore-artifact', ['JOB#*']],
     ['restore-job-step', ['JOB#*']],
     ['artifact-step', ['JOB#*']],
@@ -510,6 +529,26 @@ describe('IAM', () => {
     });
     expect(grantsOf(statements, 's3:GetObject')).toEqual([]);
     expect(grantsOf(statements, 's3:PutObject')).toEqual([]);
+  });
+
+  it('cancel-restore-job stops this state machine’s executions and cleans builds up like the fail step', () => {
+    const statements = statementsOf('cancel-restore-job');
+    // What cleanUpBuild and the revoke need: abort the artifact's upload, delete work areas and artifacts.
+    expect(s3AccessOf(statements)).toEqual(s3AccessOf(statementsOf('restore-job-step')));
+    const stops = grantsOf(statements, 'states:StopExecution');
+    expect(stops).toHaveLength(1);
+    const executions = JSON.stringify(stops[0]?.Resource);
+    expect(executions).toContain(':execution:');
+    expect(executions).toContain(JSON.stringify({ Ref: stateMachineId }));
+    expect(executions).toMatch(/":\*"\]\]\}$/);
+    expect(actionsOf(statements).filter((a) => a.startsWith('states:'))).toEqual(['states:StopExecution']);
+    expect(grantsOf(statements, 'events:PutEvents').map((s) => s.Resource)).toEqual([
+      importOf(getAtt(statefulId(stateful.eventBus))),
+    ]);
+    // No other function stops executions.
+    for (const name of functionNames.filter((n) => n !== 'cancel-restore-job')) {
+      expect(grantsOf(statementsOf(name), 'states:StopExecution'), name).toEqual([]);
+    }
   });
 
   it('download-restore-artifact can only read restore artifacts', () => {

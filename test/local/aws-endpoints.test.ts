@@ -9,8 +9,9 @@ import {
   type DescribeExecutionCommandOutput,
   SFNClient,
   StartExecutionCommand,
+  StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   type AwsEndpoints,
   type AwsEndpointsOptions,
@@ -277,6 +278,68 @@ describe('Step Functions', () => {
       ).toEqual([...Array(12).keys()].map((range) => `build-artifact-range:${range}`).sort());
     } finally {
       await limited.close();
+    }
+  });
+
+  it('ends a cancelled job’s execution without marking it BROKEN: the fail step answers KILLED (BrokenYet)', async () => {
+    const { executionArn } = await startJob('killed-1');
+    const out = await waitUntilDone(executionArn ?? '');
+    expect(out.status).toBe('SUCCEEDED');
+    expect(callsOf('killed-1')).toEqual(['restore-job-step:start', 'restore-job-step:fail']);
+  });
+
+  it('stops an execution with StopExecution: ABORTED at once, the running task finishes, nothing runs after it', async () => {
+    // Prepare: a stack whose task hook holds the first step of `held-1` until released.
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holding: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    let finished = false;
+    const at = await start({
+      dataDir: join(dataDir, 'stop'),
+      taskHook: async (_fn, payload, invoke) => {
+        if ((payload as { jobId?: string }).jobId !== 'held-1') return invoke();
+        holding();
+        await released;
+        const result = await invoke();
+        finished = true;
+        return result;
+      },
+    });
+    try {
+      const { executionArn = '' } = await startJob('held-1', 'held-1', at);
+      await held;
+
+      // Act
+      const stopped = await sfn(at).send(
+        new StopExecutionCommand({ executionArn, error: 'RestoreJobKilled', cause: 'cancelled' }),
+      );
+
+      // Assess: ABORTED before the running task returns, with the error and cause given
+      expect(stopped.stopDate).toBeInstanceOf(Date);
+      expect(await sfn(at).send(new DescribeExecutionCommand({ executionArn }))).toMatchObject({
+        status: 'ABORTED',
+        error: 'RestoreJobKilled',
+        cause: 'cancelled',
+      });
+      release();
+      await vi.waitFor(() => expect(finished).toBe(true));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(callsOf('held-1')).toEqual(['restore-job-step:start']);
+      expect(at.describeExecution(executionArn)?.status).toBe('ABORTED');
+      // Stopping it again changes nothing; an execution that never was is ExecutionDoesNotExist.
+      const again = await sfn(at).send(new StopExecutionCommand({ executionArn }));
+      expect(again.stopDate).toEqual(stopped.stopDate);
+      await expect(
+        sfn(at).send(new StopExecutionCommand({ executionArn: `${executionArn}-none` })),
+      ).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
+    } finally {
+      release();
+      await at.close();
     }
   });
 

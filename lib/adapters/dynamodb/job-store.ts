@@ -1,7 +1,7 @@
 import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { type JobStatus, type RestoreJob, type Step, TRANSITIONS } from '../../domain/job.js';
+import { type DeliveryStatus, type JobStatus, type RestoreJob, type Step, TRANSITIONS } from '../../domain/job.js';
 import { isoSeconds } from '../../domain/time.js';
 import type { Conditional, JobStore, ListJobsRequest, ListJobsResult, UnfinishedJob } from '../../use-cases/ports.js';
 import { batchGetAll, batchPutAll } from './batch.js';
@@ -133,6 +133,11 @@ export class DynamoJobStore implements JobStore {
     return (await this.getBatch(job.batchId)) === undefined ? undefined : job;
   }
 
+  async batchJobs(batchId: string): Promise<RestoreJob[]> {
+    const batch = await this.getBatch(batchId);
+    return batch === undefined ? [] : this.getMany(batch.jobIds);
+  }
+
   private async getBatch(batchId: string): Promise<BatchItem | undefined> {
     // Strongly consistent, like the job read: a batch job must be there right after its create answered.
     const result = await this.db.send(
@@ -185,7 +190,13 @@ export class DynamoJobStore implements JobStore {
   async transition(
     jobId: string,
     step: Step,
-    changes: { artifact?: RestoreJob['artifact']; expires?: string; failureReason?: string; now: string },
+    changes: {
+      artifact?: RestoreJob['artifact'];
+      expires?: string;
+      failureReason?: string;
+      fromDelivery?: DeliveryStatus;
+      now: string;
+    },
   ): Promise<Conditional> {
     const { from, to } = TRANSITIONS[step];
     const names: Record<string, string> = {
@@ -199,9 +210,10 @@ export class DynamoJobStore implements JobStore {
       ':toDelivery': to.delivery,
     };
     const conditions = ['#status = :fromStatus'];
-    if (from.delivery !== undefined) {
+    const fromDelivery = from.delivery ?? changes.fromDelivery;
+    if (fromDelivery !== undefined) {
       conditions.push('#delivery.#dstatus = :fromDelivery');
-      values[':fromDelivery'] = from.delivery;
+      values[':fromDelivery'] = fromDelivery;
     } else {
       // fail and expire leave a terminal delivery status alone.
       conditions.push('NOT #delivery.#dstatus IN (:toDelivery)');
@@ -223,6 +235,17 @@ export class DynamoJobStore implements JobStore {
       conditions.push('#delivery.#expires <= :nowSeconds');
       names['#expires'] = 'expires';
       values[':nowSeconds'] = toSeconds(changes.now);
+    }
+    if (step === 'revoke') {
+      // Only a link still usable at this moment is revoked: not expired (stored READY until the expiry step
+      // runs) and not used up (READY until markDownloadsExhausted runs).
+      conditions.push('#delivery.#expires > :nowSeconds', '#delivery.#count < #delivery.#max');
+      names['#expires'] = 'expires';
+      names['#count'] = 'downloadCount';
+      names['#max'] = 'maxDownloads';
+      values[':nowSeconds'] = toSeconds(changes.now);
+      sets.push('#delivery.#revokedAt = :now');
+      names['#revokedAt'] = 'revokedAt';
     }
     if (changes.failureReason !== undefined) {
       sets.push('#reason = :reason');

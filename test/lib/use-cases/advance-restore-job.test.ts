@@ -105,3 +105,62 @@ describe('advanceRestoreJob on a job that already moved', () => {
     expect(output.checkExpiryAt).toBe(new Date(NOW + 20 * 24 * 3600_000).toISOString());
   });
 });
+
+describe('advanceRestoreJob on a cancelled job (DELETE won the race)', () => {
+  const jobId = '0123456789abcdef01234567';
+  const artifact = { key: `restores/${'a'.repeat(24)}/${jobId}/f.tar.gz`, fileName: 'f.tar.gz', sizeBytes: 10 };
+  /** edges() plus a record of the artifact deletions and clean-ups the step asks for. */
+  function cancelled(current: RestoreJob) {
+    const { deps, published } = edges(current);
+    const removed: string[] = [];
+    return {
+      published,
+      removed,
+      deps: {
+        ...deps,
+        artifacts: { ...deps.artifacts, delete: async (key: string) => void removed.push(`artifact ${key}`) },
+        cleanUp: async (j: RestoreJob) => void removed.push(`build ${j.id}`),
+      },
+    };
+  }
+
+  it('finish deletes the artifact it was handed, publishes nothing and stops the build', async () => {
+    // Prepare
+    const { deps, published, removed } = cancelled(job('KILLED', { statusName: 'INTERRUPTED' }));
+
+    // Act
+    const outcome = advanceRestoreJob(deps, { jobId, step: 'finish', artifact });
+
+    // Assess
+    await expect(outcome).rejects.toBeInstanceOf(PermanentError);
+    expect(removed).toEqual([`artifact ${artifact.key}`]);
+    expect(published).toEqual([]);
+  });
+
+  it('fail cleans the build up and ends quietly: KILLED, not BROKEN, nothing to wait for', async () => {
+    const { deps, published, removed } = cancelled(job('KILLED', { statusName: 'INTERRUPTED' }));
+    const output = await advanceRestoreJob(deps, { jobId, step: 'fail', error: { Error: 'PermanentError' } });
+    expect(output).toEqual({ statusName: 'KILLED', deliveryStatusName: 'INTERRUPTED' });
+    expect(removed).toEqual([`build ${jobId}`]);
+    expect(published).toEqual([]);
+  });
+
+  it('expire of a revoked link only makes sure the artifact is gone: no second event, nothing to wait for', async () => {
+    const revoked = {
+      ...job('FINISHED', { statusName: 'EXPIRED', expires: '2026-06-01T11:30:00Z', revokedAt: '2026-06-01T11:30:00Z' }),
+      artifact,
+    };
+    const { deps, published, removed } = cancelled(revoked);
+    const output = await advanceRestoreJob(deps, { jobId, step: 'expire' });
+    expect(output).toEqual({ statusName: 'FINISHED', deliveryStatusName: 'EXPIRED' });
+    expect(removed).toEqual([`artifact ${artifact.key}`]);
+    expect(published).toEqual([]);
+  });
+
+  it('expire of a link that expired by itself before (a retried step) still publishes again', async () => {
+    const expired = { ...job('FINISHED', { statusName: 'EXPIRED', expires: '2026-06-01T11:30:00Z' }), artifact };
+    const { deps, published } = cancelled(expired);
+    await advanceRestoreJob(deps, { jobId, step: 'expire' });
+    expect(published.map((change) => change.job.delivery.statusName)).toEqual(['EXPIRED']);
+  });
+});

@@ -98,10 +98,10 @@ describe('assembly', () => {
     expect(state.aborted).toBe(1); // an upload an earlier attempt left, before starting its own
     expect(start.batches).toEqual([0, 1, 2]); // 41 parts, at least 16 a batch
     for (const batch of [...start.batches].reverse()) {
-      await assembleBatch({ work }, { jobId: JOB.id, uploadId: 'upload-1', batch });
+      await assembleBatch({ jobs: jobs(JOB), work }, { jobId: JOB.id, uploadId: 'upload-1', batch });
     }
     // A retried batch uploads the same part numbers again, which S3 overwrites.
-    await assembleBatch({ work }, { jobId: JOB.id, uploadId: 'upload-1', batch: 1 });
+    await assembleBatch({ jobs: jobs(JOB), work }, { jobId: JOB.id, uploadId: 'upload-1', batch: 1 });
     expect(state.parts.size).toBe(41);
     expect([...state.parts.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
     expect([...state.parts.values()].filter((p) => p.kind === 'merge')).toHaveLength(1);

@@ -120,7 +120,7 @@ describe('createRestoreJob at a point in time', () => {
       {
         catalog: memoryCatalog(slices()),
         jobs,
-        workflow: { start: async () => {}, describe: async () => 'MISSING' },
+        workflow: { start: async () => {}, describe: async () => 'MISSING', stop: async () => {} },
         clock: { now: () => (START + SLICES * 10 + 60) * 1000 },
         secret: 's'.repeat(40),
       },

@@ -22,6 +22,7 @@ function sweeper(pages: UnfinishedJob[][], executions: Record<string, ExecutionS
     workflow: {
       start: async (id) => void calls.push(`start ${id}`),
       describe: async (id) => executions[id] ?? 'MISSING',
+      stop: async (id) => void calls.push(`stop ${id}`),
     },
     clock: { now: () => now },
     fail: async (id, reason) => void calls.push(`fail ${id} ${reason}`),

@@ -6,22 +6,27 @@
  *   2. the fan-out build end to end on the embedded stack (bench/fanout.ts; BENCH_FANOUT_MIB, default 4096,
  *      BENCH_FANOUT_FILES, default 20000),
  *   3. the AWS model fed with 1 and 2 (bench/model.ts),
- *   4. API latency on the embedded stack (bench/api.ts; BENCH_API_REQUESTS, default 500).
+ *   4. API latency on the embedded stack (bench/api.ts; BENCH_API_REQUESTS, default 500),
+ *   5. list latency against list size: page 1 with 100 jobs (snapshots) against page 1 with BENCH_LISTS_MANY
+ *      (default 100,000), BENCH_LISTS_REQUESTS each (default 50) (bench/lists.ts).
  *
- * BENCH_ONLY=artifact,fanout,model,api runs a subset (the model then uses this session's recorded inputs for what
+ * BENCH_ONLY=artifact,fanout,model,api,lists runs a subset (the model then uses this session's recorded inputs for what
  * was not measured).
  */
 import { formatApiTable, runApiBench } from './api.js';
 import { formatTable, machineCpu, perCoreRates, runArtifactBench, waitForQuiet } from './artifact.js';
 import { formatFanout, runFanoutBench } from './fanout.js';
+import { formatListTable, runListBench } from './lists.js';
 import { formatAssumptions, formatModel, type Measured, SESSION_MEASURED } from './model.js';
 
-const only = new Set((process.env.BENCH_ONLY ?? 'artifact,fanout,model,api').split(',').map((s) => s.trim()));
+const only = new Set((process.env.BENCH_ONLY ?? 'artifact,fanout,model,api,lists').split(',').map((s) => s.trim()));
 const artifactMiB = Number(process.env.BENCH_ARTIFACT_MIB ?? '300');
 const repeat = Number(process.env.BENCH_REPEAT ?? '3');
 const fanoutMiB = Number(process.env.BENCH_FANOUT_MIB ?? '4096');
 const fanoutFiles = Number(process.env.BENCH_FANOUT_FILES ?? '20000');
 const requests = Number(process.env.BENCH_API_REQUESTS ?? '500');
+const listsMany = Number(process.env.BENCH_LISTS_MANY ?? '100000');
+const listsRequests = Number(process.env.BENCH_LISTS_REQUESTS ?? '50');
 const measured: Measured = { ...SESSION_MEASURED };
 
 if (only.has('artifact')) {
@@ -64,6 +69,17 @@ if (only.has('api')) {
   const others = (await machineCpu()).busy - before.machine.busy - (self.user + self.system) / 1e6;
   console.log('\n## API on the embedded stack (Digest: two round trips per request)\n');
   console.log(formatApiTable(rows));
+  console.log(`\nOther processes of the machine used ${Math.max(0, others).toFixed(1)} CPU-s meanwhile.`);
+}
+
+if (only.has('lists')) {
+  await waitForQuiet((line) => console.error(line));
+  const before = { machine: await machineCpu(), self: process.cpuUsage() };
+  const result = await runListBench({ few: 100, many: listsMany, requests: listsRequests });
+  const self = process.cpuUsage(before.self);
+  const others = (await machineCpu()).busy - before.machine.busy - (self.user + self.system) / 1e6;
+  console.log(`\n## Lists against their size on the embedded stack (100 and ${listsMany.toLocaleString('en-US')})\n`);
+  console.log(formatListTable(result));
   console.log(`\nOther processes of the machine used ${Math.max(0, others).toFixed(1)} CPU-s meanwhile.`);
 }
 process.exit(process.exitCode ?? 0);

@@ -25,6 +25,7 @@ import { DEFAULT_CROSS_STACK_REFERENCES } from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
 import { parseBaseUrl } from '../functions/commons/base-url.js';
 import { type ApiHandlerName, DEFAULT_ROUTE_HANDLER, routes } from '../functions/routes.js';
+import { IDEMPOTENCY_KEY_PREFIX } from '../lib/adapters/dynamodb/table.js';
 import { MANIFEST_PREFIX, MANIFEST_SUFFIX } from '../lib/domain/manifest.js';
 import { ENV } from '../lib/env.js';
 import { AlarmTopic } from './constructs/alarm-topic.js';
@@ -248,8 +249,10 @@ export class ServiceStack extends Stack {
       environment: urlEnvironment,
     })
       // COUNT#JOBS#: a new job or batch adds to its cluster's job count (lib/adapters/dynamodb/list-counts.ts).
+      // IDEMPOTENCY#: Idempotency-Key records (Powertools), deleted again when the create they guard failed.
       .bindTable(table, 'readWrite', {
-        writableKeyPrefixes: ['JOB#', 'BATCH#', 'COUNT#JOBS#'],
+        writableKeyPrefixes: ['JOB#', 'BATCH#', 'COUNT#JOBS#', IDEMPOTENCY_KEY_PREFIX],
+        deletableKeyPrefixes: [IDEMPOTENCY_KEY_PREFIX],
         recordDigestNonces: true,
       })
       .bindStateMachine(this.stateMachine)

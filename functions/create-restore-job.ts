@@ -1,9 +1,11 @@
 import { errors } from '#lib/domain/errors.js';
-import { toJobView } from '#lib/domain/view.js';
+import { parseIdempotencyKey } from '#lib/domain/idempotency-key.js';
+import { groupPath, toJobView } from '#lib/domain/view.js';
 import { authorize } from '#lib/use-cases/authenticate.js';
-import { createRestoreJob } from '#lib/use-cases/create-restore-job.js';
+import { createRestoreJob, createRestoreJobOnce } from '#lib/use-cases/create-restore-job.js';
 import { catalogStore, clock, jobStore } from './commons/deps.js';
 import { apiHandler, clusterSegment, type HttpEvent } from './commons/http.js';
+import { idempotentRuns } from './commons/idempotency.js';
 import { workflow } from './commons/workflow.js';
 
 function parseJsonBody(event: HttpEvent): unknown {
@@ -20,27 +22,47 @@ function parseJsonBody(event: HttpEvent): unknown {
   }
 }
 
-/** POST …/clusters/{cluster}/restoreJobs: answers with the list envelope, as MongoDB's clients decode it. */
-export const handler = apiHandler('createRestoreJob', async ({ event, key, groupId, family, baseUrl, secret, now }) => {
-  const jobs = await createRestoreJob(
-    { catalog: catalogStore(), jobs: jobStore(), workflow: workflow(), clock, secret },
-    {
+/**
+ * POST …/clusters/{cluster}/restoreJobs: answers with the list envelope, as MongoDB's clients decode it. With an
+ * `Idempotency-Key` header, a retry answers the jobs the first request created (createRestoreJobOnce).
+ */
+export const handler = apiHandler(
+  'createRestoreJob',
+  async ({ event, key, groupId, family, baseUrl, secret, now, context }) => {
+    const idempotencyKey = parseIdempotencyKey(event.headers['idempotency-key']);
+    const cluster = clusterSegment(event);
+    const deps = { catalog: catalogStore(), jobs: jobStore(), workflow: workflow(), clock, secret };
+    const request = {
       family,
       groupId,
-      cluster: clusterSegment(event),
+      cluster,
       baseUrl,
       body: parseJsonBody(event),
-      authorizeTargetGroup: (targetGroupId) => authorize(key, targetGroupId, 'createRestoreJob'),
-    },
-  );
-  const view = { baseUrl, family, secret, now };
-  return {
-    statusCode: 200,
-    shape: 'list',
-    body: {
-      links: [{ href: `${baseUrl}${event.rawPath}`, rel: 'self' }],
-      results: jobs.map((job) => toJobView(job, view)),
-      totalCount: jobs.length,
-    },
-  };
-});
+      authorizeTargetGroup: (targetGroupId: string) => authorize(key, targetGroupId, 'createRestoreJob'),
+    };
+    const jobs =
+      idempotencyKey === undefined
+        ? await createRestoreJob(deps, request)
+        : await createRestoreJobOnce(
+            { ...deps, runs: idempotentRuns() },
+            {
+              ...request,
+              idempotencyKey,
+              callerId: key.publicKey,
+              // The path with its parameters decoded, so that spellings of one path share their keys.
+              resource: `${groupPath(family, groupId)}/clusters/${cluster}/restoreJobs`,
+              remainingTimeMs: () => context.getRemainingTimeInMillis(),
+            },
+          );
+    const view = { baseUrl, family, secret, now };
+    return {
+      statusCode: 200,
+      shape: 'list',
+      body: {
+        links: [{ href: `${baseUrl}${event.rawPath}`, rel: 'self' }],
+        results: jobs.map((job) => toJobView(job, view)),
+        totalCount: jobs.length,
+      },
+    };
+  },
+);

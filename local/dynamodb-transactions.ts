@@ -18,6 +18,9 @@ import type { AddressInfo } from 'node:net';
  *
  * Not as on AWS: a process killed in the middle of a transaction leaves the writes done so far (dynalite is
  * not crash-atomic for single writes either, PLATFORM.md), and there is no TransactGetItems.
+ *
+ * Single-item writes pass through here too, for `ReturnValuesOnConditionCheckFailure: ALL_OLD` (dynalite ignores
+ * it): a failed condition answers the item as it was, in the error's `Item`, as DynamoDB does.
  */
 export function addTransactWriteItems(server: Server): void {
   const [dynalite] = server.listeners('request') as RequestListener[];
@@ -135,32 +138,69 @@ export function addTransactWriteItems(server: Server): void {
     return { status: 200, body: {} };
   };
 
+  /**
+   * A single-item write. dynalite ignores `ReturnValuesOnConditionCheckFailure` (Powertools' idempotency records
+   * ask for it): with ALL_OLD, the write and, when its condition fails, a consistent read of the item it found run
+   * under the exclusive lock, so the item in the error is the one the condition saw, as DynamoDB returns it.
+   */
+  const writeItem = async (operation: string, request: Json): Promise<{ status: number; body: Json }> => {
+    const { ReturnValuesOnConditionCheckFailure: returnValues, ...input } = request;
+    const allOld = returnValues === 'ALL_OLD';
+    const release = await lock.acquire(allOld);
+    try {
+      const result = await call(operation, input);
+      if (!allOld || !String(result.body.__type).endsWith('#ConditionalCheckFailedException')) return result;
+      const tableName = String(input.TableName);
+      const key = operation === 'PutItem' ? await keyOf(tableName, input.Item as Json) : (input.Key as Json);
+      const current = await call('GetItem', { TableName: tableName, Key: key, ConsistentRead: true });
+      if (current.status !== 200) throw new ApiFailure(current.status, current.body);
+      const item = current.body.Item as Json | undefined;
+      return { status: result.status, body: { ...result.body, ...(item && { Item: item }) } };
+    } finally {
+      release();
+    }
+  };
+
+  const respond = (res: ServerResponse, answer: Promise<{ status: number; body: Json }>) =>
+    void answer
+      .catch((err: unknown) =>
+        err instanceof ApiFailure
+          ? { status: err.status, body: err.body }
+          : { status: 500, body: { __type: `${TYPE_PREFIX}InternalServerError`, message: String(err) } },
+      )
+      .then(({ status, body }) => {
+        const text = JSON.stringify(body);
+        res.writeHead(status, {
+          'content-type': 'application/x-amz-json-1.0',
+          'content-length': Buffer.byteLength(text),
+          'x-amzn-requestid': randomBytes(26).toString('hex'),
+        });
+        res.end(text);
+      });
+
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (req.headers[INTERNAL_HEADER] === internal) return dynalite(req, res);
-    if (req.headers['x-amz-target'] === 'DynamoDB_20120810.TransactWriteItems') {
-      void readJson(req)
-        .then(async (request) => {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    if (target === 'DynamoDB_20120810.TransactWriteItems') {
+      respond(
+        res,
+        readJson(req).then(async (request) => {
           const release = await lock.acquire(true);
           try {
             return await transact(request);
           } finally {
             release();
           }
-        })
-        .catch((err: unknown) =>
-          err instanceof ApiFailure
-            ? { status: err.status, body: err.body }
-            : { status: 500, body: { __type: `${TYPE_PREFIX}InternalServerError`, message: String(err) } },
-        )
-        .then(({ status, body }) => {
-          const text = JSON.stringify(body);
-          res.writeHead(status, {
-            'content-type': 'application/x-amz-json-1.0',
-            'content-length': Buffer.byteLength(text),
-            'x-amzn-requestid': randomBytes(26).toString('hex'),
-          });
-          res.end(text);
-        });
+        }),
+      );
+      return;
+    }
+    const single = SINGLE_WRITES.find((operation) => target === `DynamoDB_20120810.${operation}`);
+    if (single !== undefined) {
+      respond(
+        res,
+        readJson(req).then((request) => writeItem(single, request)),
+      );
       return;
     }
     // The request's body waits in the stream (nothing reads it) until dynalite takes it.
@@ -182,6 +222,8 @@ interface Action {
 }
 
 const INTERNAL_HEADER = 'x-local-transaction';
+/** Single-item writes, read here for `ReturnValuesOnConditionCheckFailure` (see writeItem). */
+const SINGLE_WRITES = ['PutItem', 'UpdateItem', 'DeleteItem'] as const;
 const TYPE_PREFIX = 'com.amazonaws.dynamodb.v20120810#';
 const TOKEN_WINDOW_MS = 10 * 60_000;
 

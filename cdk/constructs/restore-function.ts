@@ -107,6 +107,12 @@ export interface BindTableOptions {
    * @default - every item
    */
   readonly writableKeyPrefixes?: readonly string[];
+  /**
+   * With `readWrite`: partition-key prefixes (each also in `writableKeyPrefixes`) whose items the function may
+   * delete too, e.g. the idempotency records Powertools deletes when the work they guard failed.
+   * @default - none (nothing else is ever deleted)
+   */
+  readonly deletableKeyPrefixes?: readonly string[];
 }
 
 /** Options of {@link RestoreFunction.bindBucket}. */
@@ -300,7 +306,7 @@ export class RestoreFunction extends Construct {
         }),
       );
     }
-    // Writes are single items (no DeleteItem: nothing is ever deleted), limited by partition-key prefix.
+    // Writes are single items (no DeleteItem but on deletableKeyPrefixes), limited by partition-key prefix.
     const writes = access !== 'read';
     const prefixes = [
       ...(writes ? (options.writableKeyPrefixes ?? []) : []),
@@ -321,6 +327,23 @@ export class RestoreFunction extends Construct {
               'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) },
             },
           }),
+        }),
+      );
+    }
+    const deletable = options.deletableKeyPrefixes ?? [];
+    if (deletable.length > 0) {
+      const writable = options.writableKeyPrefixes ?? [];
+      if (access !== 'readWrite' || deletable.some((prefix) => !writable.includes(prefix))) {
+        throw new Error(`RestoreFunction ${this.name}: deletableKeyPrefixes must be readWrite and writable prefixes`);
+      }
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          effect: Effect.ALLOW,
+          actions: ['dynamodb:DeleteItem'],
+          resources: [table.tableArn],
+          conditions: {
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': deletable.map((prefix) => `${prefix}*`) },
+          },
         }),
       );
     }

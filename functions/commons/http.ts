@@ -34,6 +34,8 @@ export interface ApiRequest {
   readonly baseUrl: string;
   readonly secret: string;
   readonly now: number;
+  /** The invocation's Lambda context (its remaining time). */
+  readonly context: Context;
 }
 
 /** A single result is enveloped as `{status, content}`; a list gets `status` added to its body. */
@@ -67,7 +69,7 @@ export function apiHandler(permission: Permission, operation: (request: ApiReque
     .use(httpHeaderNormalizer())
     .use(httpEventNormalizer())
     .use(mongoErrors())
-    .handler(async (event) => {
+    .handler(async (event, context) => {
       // Before authentication, as API Gateway's own limit is: the size is no secret, and no key is read for it.
       if (bodyBytes(event) > MAX_REQUEST_BODY_BYTES) throw errors.requestEntityTooLarge(MAX_REQUEST_BODY_BYTES);
       const serviceSecret = await secret().get();
@@ -95,6 +97,7 @@ export function apiHandler(permission: Permission, operation: (request: ApiReque
         baseUrl: publicBaseUrl(event),
         secret: serviceSecret,
         now: clock.now(),
+        context,
       });
       return render(response.statusCode, response.body, response.shape, output);
     });

@@ -22,6 +22,7 @@ const REASONS: Record<number, string> = {
   // RFC 2616's name, which API Gateway's own answer also uses.
   413: 'Request Entity Too Large',
   415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
 };
@@ -111,4 +112,25 @@ export const errors = {
   unsupportedMediaType: () =>
     new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'The request body must be JSON (Content-Type: application/json).'),
   unexpected: () => new ApiError(500, 'UNEXPECTED_ERROR', 'Unexpected error.'),
+  // The Idempotency-Key header (IETF httpapi draft): malformed, reused with another body, or still being served.
+  invalidIdempotencyKey: () =>
+    new ApiError(
+      400,
+      'INVALID_IDEMPOTENCY_KEY',
+      'The Idempotency-Key header must be 1 to 255 printable ASCII characters (or a quoted string of them).',
+    ),
+  idempotencyKeyReused: (key: string) =>
+    new ApiError(
+      422,
+      'IDEMPOTENCY_KEY_REUSED',
+      `Idempotency-Key ${key} was already used with a different request body on this resource.`,
+      [key],
+    ),
+  idempotentRequestInProgress: (key: string) =>
+    new ApiError(
+      409,
+      'IDEMPOTENT_REQUEST_IN_PROGRESS',
+      `A request with Idempotency-Key ${key} is still being processed; retry it shortly.`,
+      [key],
+    ),
 };

@@ -18,16 +18,15 @@ export interface CreateRestoreJobRequest extends ClusterRef {
   readonly authorizeTargetGroup: (groupId: string) => void;
 }
 
+type CreateDeps = { catalog: CatalogStore; jobs: JobStore; workflow: Workflow; clock: Clock; secret: string };
+
 /**
  * Creates the restore job(s) for a request and starts their state machine executions: one job for a
  * replica set; for a sharded cluster one per shard plus one for the config server, sharing a batchId,
  * written so that the batch becomes visible all at once. Returns the jobs as written (IN_PROGRESS,
  * delivery NOT_STARTED).
  */
-export async function createRestoreJob(
-  deps: { catalog: CatalogStore; jobs: JobStore; workflow: Workflow; clock: Clock; secret: string },
-  request: CreateRestoreJobRequest,
-): Promise<RestoreJob[]> {
+export async function createRestoreJob(deps: CreateDeps, request: CreateRestoreJobRequest): Promise<RestoreJob[]> {
   const cluster = await resolveCluster(deps.catalog, request);
   const body = parseCreateRestoreJobBody(request.body);
   const now = deps.clock.now();
@@ -54,6 +53,92 @@ export async function createRestoreJob(
   }
   if (failed[0] !== undefined) throw failed[0].result.reason;
   return jobs;
+}
+
+/**
+ * Runs `work` at most once per scope while its record lives (lib/adapters/dynamodb/idempotency-store.ts: Powertools'
+ * Idempotency utility) and keeps what it returned. `ran`: it ran now; `replayed`: an earlier run with the same scope
+ * and payload completed, `value` is what that run returned; `payloadMismatch`: the scope was used with another
+ * payload; `inProgress`: a run with this scope has not finished (and has not outlived its invocation).
+ */
+export interface IdempotentRuns {
+  run<T extends Record<string, unknown>>(
+    request: {
+      readonly scope: Readonly<Record<string, string>>;
+      readonly payload: unknown;
+      /** The invocation's remaining time: a run's claim on the scope lapses with it (a crashed run is retried). */
+      readonly remainingTimeMs: () => number;
+    },
+    work: () => Promise<T>,
+  ): Promise<IdempotentOutcome<T>>;
+}
+
+export type IdempotentOutcome<T> =
+  | { readonly kind: 'ran' | 'replayed'; readonly value: T }
+  | { readonly kind: 'payloadMismatch' | 'inProgress' };
+
+export interface IdempotentCreateRequest extends CreateRestoreJobRequest {
+  /** The Idempotency-Key header's value (lib/domain/idempotency-key.ts). */
+  readonly idempotencyKey: string;
+  /** The API key's public key (the Digest username): a key is the caller's own. */
+  readonly callerId: string;
+  /** The path the request was sent to, its parameters decoded: a key is for one resource. */
+  readonly resource: string;
+  readonly remainingTimeMs: () => number;
+}
+
+/** How long a request waits for a concurrent one with its key to finish before answering 409. */
+export const IDEMPOTENT_WAIT_MS = 5_000;
+/** Time kept back from the wait to answer within the invocation. */
+const ANSWER_RESERVE_MS = 2_000;
+
+/**
+ * `Idempotency-Key` (IETF httpapi draft): the first request with a key creates the jobs; a retry with the same key,
+ * caller, path and body (within the record's 24 hours) creates nothing and answers the jobs the first one created,
+ * read again now (their status is today's, not a cached answer). The same key with another body is a 422. While the
+ * first request is still creating, a concurrent one waits for it (up to {@link IDEMPOTENT_WAIT_MS}, polling) and then
+ * answers its jobs; if it is still not done, 409. Only the job ids are kept with the key, never a rendered answer.
+ * A create that fails releases the key (the failure is not replayed), so a retry may succeed.
+ */
+export async function createRestoreJobOnce(
+  deps: CreateDeps & { runs: IdempotentRuns; sleep?: (ms: number) => Promise<void> },
+  request: IdempotentCreateRequest,
+): Promise<RestoreJob[]> {
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const deadline =
+    deps.clock.now() + Math.max(0, Math.min(IDEMPOTENT_WAIT_MS, request.remainingTimeMs() - ANSWER_RESERVE_MS));
+  const scope = { callerId: request.callerId, resource: request.resource, idempotencyKey: request.idempotencyKey };
+  let created: RestoreJob[] | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const outcome = await deps.runs.run(
+      { scope, payload: request.body, remainingTimeMs: request.remainingTimeMs },
+      async () => {
+        created = await createRestoreJob(deps, request);
+        return { jobIds: created.map((job) => job.id) };
+      },
+    );
+    switch (outcome.kind) {
+      case 'ran':
+        if (created === undefined) throw new Error('The idempotent create ran without creating jobs');
+        return created;
+      case 'replayed':
+        return currentJobs(deps.jobs, outcome.value.jobIds);
+      case 'payloadMismatch':
+        throw errors.idempotencyKeyReused(request.idempotencyKey);
+      case 'inProgress':
+        if (deps.clock.now() >= deadline) throw errors.idempotentRequestInProgress(request.idempotencyKey);
+        await sleep(Math.min(400, 50 * 2 ** attempt));
+    }
+  }
+}
+
+/** The jobs a completed create made, as they are now. */
+async function currentJobs(jobs: JobStore, jobIds: unknown): Promise<RestoreJob[]> {
+  if (!Array.isArray(jobIds) || !jobIds.every((id) => typeof id === 'string')) {
+    throw new Error('The idempotency record holds no job ids');
+  }
+  const found = await Promise.all(jobIds.map((id: string) => jobs.get(id)));
+  return found.filter((job) => job !== undefined);
 }
 
 function newJob(args: {

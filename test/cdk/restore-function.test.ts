@@ -161,6 +161,29 @@ describe('RestoreFunction.bindTable', () => {
       },
     ]);
   });
+
+  it('grants DeleteItem on deletableKeyPrefixes only, and only where they are writable', () => {
+    const { stack, table } = setup();
+    new RestoreFunction(stack, 'Fn', { name: 'create-restore-job' }).bindTable(table, 'readWrite', {
+      writableKeyPrefixes: ['JOB#', 'IDEMPOTENCY#'],
+      deletableKeyPrefixes: ['IDEMPOTENCY#'],
+    });
+    expect(boundStatements(stack).filter((s) => [s.Action].flat().includes('dynamodb:DeleteItem'))).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:DeleteItem',
+        Resource: stack.resolve(table.tableArn),
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['IDEMPOTENCY#*'] } },
+      },
+    ]);
+    const other = setup();
+    expect(() =>
+      new RestoreFunction(other.stack, 'Fn', { name: 'create-restore-job' }).bindTable(other.table, 'readWrite', {
+        writableKeyPrefixes: ['JOB#'],
+        deletableKeyPrefixes: ['IDEMPOTENCY#'],
+      }),
+    ).toThrow(/deletableKeyPrefixes/);
+  });
 });
 
 describe('stages', () => {

@@ -252,6 +252,7 @@ describe('functions', () => {
       jobStore: 'TABLE_NAME',
       catalogStore: 'TABLE_NAME',
       keyStore: 'TABLE_NAME',
+      idempotentRuns: 'TABLE_NAME',
       secret: 'SECRET_ARN',
       events: 'EVENT_BUS_NAME',
       workflow: 'STATE_MACHINE_ARN',
@@ -465,7 +466,7 @@ describe('IAM', () => {
   );
 
   it.each([
-    ['create-restore-job', ['JOB#*', 'BATCH#*', 'COUNT#JOBS#*', 'NONCE#*']],
+    ['create-restore-job', ['JOB#*', 'BATCH#*', 'COUNT#JOBS#*', 'IDEMPOTENCY#*', 'NONCE#*']],
     ['cancel-restore-job', ['JOB#*', 'NONCE#*']],
     ['download-restore-artifact', ['JOB#*']],
     ['restore-job-step', ['JOB#*']],
@@ -476,7 +477,19 @@ describe('IAM', () => {
     const [grant] = grantsOf(statementsOf(name), 'dynamodb:UpdateItem');
     expect(grant?.Resource).toEqual(tableArn);
     expect(grant?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...prefixes] } });
-    expect(actionsOf(statementsOf(name))).not.toContain('dynamodb:DeleteItem');
+    // Only create-restore-job deletes: its Idempotency-Key records, when the create they guard failed.
+    if (name !== 'create-restore-job') expect(actionsOf(statementsOf(name))).not.toContain('dynamodb:DeleteItem');
+  });
+
+  it('lets create-restore-job delete its idempotency records and nothing else', () => {
+    expect(grantsOf(statementsOf('create-restore-job'), 'dynamodb:DeleteItem')).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:DeleteItem',
+        Resource: tableArn,
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['IDEMPOTENCY#*'] } },
+      },
+    ]);
   });
 
   it('scopes the restore bucket grants to the areas lib/ writes: artifacts under restores/, work under work/', () => {

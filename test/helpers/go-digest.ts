@@ -39,10 +39,16 @@ export class GoDigestClient {
     private readonly algorithm: 'MD5' | 'SHA-256' = 'MD5',
   ) {}
 
-  async request(method: string, pathAndQuery: string, body?: unknown): Promise<ClientResponse> {
+  /** `extraHeaders` go with both requests (e.g. `Idempotency-Key`, which the Go clients do not send themselves). */
+  async request(
+    method: string,
+    pathAndQuery: string,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<ClientResponse> {
     const url = `${this.baseUrl}${pathAndQuery}`;
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { ...extraHeaders, accept: 'application/json' };
     if (payload !== undefined) headers['content-type'] = 'application/json';
 
     const first = await fetch(url, { method, headers, body: payload, redirect: 'manual' });

@@ -2,15 +2,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  ConditionalCheckFailedException,
   DynamoDBClient,
   IdempotentParameterMismatchException,
+  PutItemCommand,
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTable, type LocalDynamoDb, startLocalDynamoDb } from '#local/dynamodb.js';
 
-// TransactWriteItems on the local DynamoDB (local/dynamodb-transactions.ts), as DynamoDB answers it.
+// TransactWriteItems and conditional single-item writes on the local DynamoDB (local/dynamodb-transactions.ts),
+// as DynamoDB answers them.
 
 const TABLE = 'transactions';
 let dataDir: string;
@@ -141,5 +145,59 @@ describe('TransactWriteItems on the local DynamoDB', () => {
     );
     expect(await get('counter-f')).toMatchObject({ n: 50 });
     for (let i = 0; i < 50; i++) expect(await get(`f-${i}`)).toBeDefined();
+  });
+});
+
+describe('single-item writes on the local DynamoDB', () => {
+  // What Powertools' idempotency layer sends (lib/adapters/dynamodb/idempotency-store.ts): a PutItem that claims a
+  // key unless it exists unexpired, asking for the item it found when the condition fails.
+  const claim = (pk: string, expiry: number) =>
+    client.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: marshall({ pk, sk: 'x', expiry, status: 'INPROGRESS' }),
+        ConditionExpression: 'attribute_not_exists(#id) OR #expiry < :now',
+        ExpressionAttributeNames: { '#id': 'pk', '#expiry': 'expiry' },
+        ExpressionAttributeValues: marshall({ ':now': Date.now() / 1000 }),
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+
+  it('answers a failed condition with the item it found (ReturnValuesOnConditionCheckFailure ALL_OLD)', async () => {
+    // Prepare
+    const later = Math.floor(Date.now() / 1000) + 3600;
+    await claim('g1', later);
+    // Act
+    const error = await claim('g1', later + 1).catch((e: unknown) => e);
+    // Assess
+    expect(error).toBeInstanceOf(ConditionalCheckFailedException);
+    const item = (error as ConditionalCheckFailedException).Item;
+    expect(item && unmarshall(item)).toEqual({ pk: 'g1', sk: 'x', expiry: later, status: 'INPROGRESS' });
+  });
+
+  it('lets an expired claim be taken over, and leaves Item out unless asked', async () => {
+    await claim('g2', Math.floor(Date.now() / 1000) - 10);
+    await claim('g2', Math.floor(Date.now() / 1000) + 60);
+    expect(await get('g2')).toMatchObject({ status: 'INPROGRESS' });
+    const error = await client
+      .send(
+        new PutItemCommand({
+          TableName: TABLE,
+          Item: marshall({ pk: 'g2', sk: 'x' }),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      )
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConditionalCheckFailedException);
+    expect((error as ConditionalCheckFailedException).Item).toBeUndefined();
+  });
+
+  it('lets exactly one of 20 racing claims of one key win', async () => {
+    const later = Math.floor(Date.now() / 1000) + 3600;
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => claim('g3', later)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results.filter((r) => r.status === 'rejected')) {
+      expect((r.reason as ConditionalCheckFailedException).Item).toBeDefined();
+    }
   });
 });

@@ -22,6 +22,8 @@ export type IndexProjection =
  * - list count     COUNT#<list partition> / COUNT, `itemCount`  (list-counts.ts: the jobs or snapshots of a cluster,
  *                                                                added to in the transaction that writes one)
  * - counts marker  META / LISTCOUNTS                            (the local stack's one-off backfill of the counts ran)
+ * - idempotency    IDEMPOTENCY#<name>#<hash> / IDEMPOTENCY      (ttl; Powertools' Idempotency records of
+ *                                                                Idempotency-Key creates: idempotency-store.ts)
  * ObjectIds sort by creation time, so `ScanIndexForward: false` on gsi1 lists newest first.
  *
  * `list` has gsi1's keys and only what a list page needs to find its items (a batch entry's job ids): a
@@ -49,6 +51,9 @@ export const TABLE = {
   ttlAttribute: string;
   indexes: readonly { name: string; partitionKey: string; sortKey: string; projection: IndexProjection }[];
 };
+
+/** Partition-key prefix of idempotency records (the create function may write and delete these). */
+export const IDEMPOTENCY_KEY_PREFIX = 'IDEMPOTENCY#';
 
 /** The list index (see TABLE). */
 export const LIST_INDEX = 'list';

@@ -6,6 +6,7 @@ import { artifactWork, restoreArtifacts } from './commons/artifacts.js';
 import { clock, jobStore, secret } from './commons/deps.js';
 import { events } from './commons/events.js';
 import { logger } from './commons/logger.js';
+import { artifactPurges } from './commons/purges.js';
 
 const jobId = z.string().regex(/^[0-9a-f]{24}$/);
 const input = z.discriminatedUnion('step', [
@@ -37,7 +38,7 @@ export const handler = async (event: unknown) => {
     const deps = { jobs: jobStore(), events: events(), clock, secret: await secret().get() };
     const result =
       request.step === 'hashed'
-        ? await recordArtifactHash(deps, request)
+        ? await recordArtifactHash({ ...deps, purges: artifactPurges() }, request)
         : await advanceRestoreJob(
             {
               ...deps,

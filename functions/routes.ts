@@ -30,8 +30,8 @@ export type DefaultRouteHandlerName = typeof DEFAULT_ROUTE_HANDLER;
 /** Task functions invoked by the state machine (not routed). */
 export type TaskHandlerName = 'restore-job-step' | 'artifact-step' | 'build-artifact-range';
 
-/** Functions invoked by other AWS services (S3 event notifications, a schedule; not routed). */
-export type EventHandlerName = 'ingest-manifest' | 'redrive-unfinished-jobs';
+/** Functions invoked by other AWS services (S3 event notifications, a schedule, an SQS queue; not routed). */
+export type EventHandlerName = 'ingest-manifest' | 'redrive-unfinished-jobs' | 'purge-restore-artifact';
 
 const atlas = '/api/atlas/v1.0/groups/{groupId}/clusters/{clusterName}/restoreJobs';
 const opsManager = '/api/public/v1.0/groups/{groupId}/clusters/{clusterId}/restoreJobs';

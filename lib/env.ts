@@ -37,6 +37,13 @@ export const ENV = {
   buildReadWindowBytes: 'BUILD_READ_WINDOW_BYTES',
   /** Optional: reads a hash-chain link keeps in flight. */
   buildHashReadAhead: 'BUILD_HASH_READ_AHEAD',
+  /** The queue of artifact purges (download-restore-artifact and restore-job-step send to it). */
+  artifactPurgeQueueUrl: 'ARTIFACT_PURGE_QUEUE_URL',
+  /**
+   * Optional: seconds a presigned artifact URL is valid (default 300, at most 450: an artifact is purged twice that
+   * long after its last download, and SQS delays a message 900 s at most). The local stack's tests shrink it.
+   */
+  downloadUrlSeconds: 'DOWNLOAD_URL_SECONDS',
 } as const;
 
 /** A positive integer from an optional variable (undefined when unset). */

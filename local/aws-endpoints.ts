@@ -17,6 +17,7 @@ import {
   LOCAL_REGION,
   lambdaContext,
 } from './lambda.js';
+import { type LocalQueueOptions, LocalSqs, LocalSqsError } from './sqs.js';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -49,6 +50,8 @@ export interface AwsEndpointsOptions {
   taskHook?: TaskHook;
   /** Retry pauses of the named states, in ms, instead of their IntervalSeconds and backoff (tests). */
   retryIntervalMs?: Readonly<Record<string, number>>;
+  /** SQS queues by name, each with the function its event source mapping invokes (local/sqs.ts). */
+  queues?: Readonly<Record<string, LocalQueueOptions>>;
 }
 
 /** Runs `invoke` (the function) for a task of `functionName` with `payload`, or fails instead, as a test decides. */
@@ -84,9 +87,10 @@ export interface AwsEndpoints {
 }
 
 /**
- * One HTTP server speaking the AWS JSON protocol for the three control-plane calls the functions
+ * One HTTP server speaking the AWS JSON protocol for the control-plane calls the functions
  * make: Step Functions StartExecution (+ DescribeExecution), EventBridge PutEvents, Secrets Manager
- * GetSecretValue. The functions' own SDK clients reach it through AWS_ENDPOINT_URL_<SERVICE>.
+ * GetSecretValue, SQS SendMessage (delivered to the queue's function, local/sqs.ts). The functions' own SDK
+ * clients reach it through AWS_ENDPOINT_URL_<SERVICE>.
  */
 export async function startAwsEndpoints(opts: AwsEndpointsOptions): Promise<AwsEndpoints> {
   // Without it every Task fails with a TypeError that `Catch: States.ALL` silently turns into a
@@ -113,6 +117,11 @@ export async function startAwsEndpoints(opts: AwsEndpointsOptions): Promise<AwsE
   });
   const events = new LocalEventBridge(join(opts.dataDir, 'events.ndjson'));
   const secrets = new LocalSecretsManager(join(opts.dataDir, 'secret'), opts.secretArn);
+  const sqs = new LocalSqs({
+    queues: opts.queues ?? {},
+    loadHandler: opts.loadHandler ?? createHandlerLoader(functionsDir),
+    log: opts.log ?? ((line) => console.error(line)),
+  });
 
   const operations: Record<string, (input: JsonObject) => Promise<unknown> | unknown> = {
     'AWSStepFunctions.StartExecution': (input) => stepFunctions.startExecution(input),
@@ -120,6 +129,13 @@ export async function startAwsEndpoints(opts: AwsEndpointsOptions): Promise<AwsE
     'AWSStepFunctions.StopExecution': (input) => stepFunctions.stopExecution(input),
     'AWSEvents.PutEvents': (input) => events.putEvents(input),
     'secretsmanager.GetSecretValue': (input) => secrets.getSecretValue(input),
+    'AmazonSQS.SendMessage': (input) => {
+      try {
+        return sqs.sendMessage(input);
+      } catch (err) {
+        throw err instanceof LocalSqsError ? new ServiceError(err.type, err.message) : err;
+      }
+    },
   };
 
   const server = createServer((req, res) => {
@@ -165,6 +181,7 @@ export async function startAwsEndpoints(opts: AwsEndpointsOptions): Promise<AwsE
     listExecutions: () => stepFunctions.list(),
     abortAll: (graceMs) => stepFunctions.abortAll(graceMs),
     close: async () => {
+      await sqs.close();
       await stepFunctions.abortAll();
       await closeServer(server);
     },

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DEFAULT_DOWNLOAD_URL_SECONDS } from '../lib/adapters/s3/restore-artifacts.js';
 import { MANIFEST_PREFIX, MANIFEST_SUFFIX } from '../lib/domain/manifest.js';
 import { ENV } from '../lib/env.js';
 import { type ApiGateway, startApiGateway } from './api-gateway.js';
@@ -18,6 +19,7 @@ export const LOCAL_RESOURCES = {
   restoreBucket: 'restore-jobs-restores',
   stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:restore-job`,
   eventBusName: 'restore-jobs',
+  artifactPurgeQueueName: 'restore-jobs-artifact-purges',
   // Secret ARNs end in a 6-character suffix, which handlers must not rely on being absent.
   secretArn: `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:secret:restore-jobs-local-LoCaL1`,
 } as const;
@@ -50,6 +52,11 @@ export interface LocalStackOptions {
   taskHook?: TaskHook;
   /** Retry pauses of the named states, in ms, instead of their IntervalSeconds and backoff (tests). */
   retryIntervalMs?: Readonly<Record<string, number>>;
+  /**
+   * Lifetime of presigned artifact URLs in seconds (default 300, as on AWS); a used-up artifact is purged twice
+   * that long after its last download. Tests shrink it.
+   */
+  downloadUrlSeconds?: number;
 }
 
 /**
@@ -131,6 +138,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       functionConcurrency: { 'build-artifact-range': opts.build?.rangeConcurrency ?? LOCAL_RANGE_CONCURRENCY },
       ...(opts.taskHook !== undefined && { taskHook: opts.taskHook }),
       ...(opts.retryIntervalMs !== undefined && { retryIntervalMs: opts.retryIntervalMs }),
+      // As cdk/constructs/artifact-purge.ts deploys it: the purge queue's event source and dead-letter rule.
+      queues: {
+        [LOCAL_RESOURCES.artifactPurgeQueueName]: {
+          functionName: 'purge-restore-artifact',
+          maxReceiveCount: 5,
+          visibilityTimeoutMs: 180_000,
+          timeoutMs: 30_000,
+        },
+      },
     });
     started.push(aws);
 
@@ -144,6 +160,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       [ENV.s3ForcePathStyle]: 'true',
       [ENV.buildReadWindowBytes]: String(LOCAL_READ_WINDOW_BYTES),
       [ENV.buildHashReadAhead]: String(LOCAL_HASH_READ_AHEAD),
+      [ENV.artifactPurgeQueueUrl]: `${aws.endpoint}/${LOCAL_ACCOUNT_ID}/${LOCAL_RESOURCES.artifactPurgeQueueName}`,
+      // Always set: a stack started later in the same process must not inherit a test's shorter lifetime.
+      [ENV.downloadUrlSeconds]: String(opts.downloadUrlSeconds ?? DEFAULT_DOWNLOAD_URL_SECONDS),
       ...(opts.build?.rangeBytes !== undefined && { [ENV.buildRangeBytes]: String(opts.build.rangeBytes) }),
       ...(opts.build?.countBatchBytes !== undefined && {
         [ENV.buildCountBatchBytes]: String(opts.build.countBatchBytes),
@@ -155,6 +174,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       AWS_ENDPOINT_URL_SFN: aws.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: aws.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.endpoint,
+      AWS_ENDPOINT_URL_SQS: aws.endpoint,
       // Lambda sets both.
       AWS_REGION: LOCAL_REGION,
       AWS_DEFAULT_REGION: LOCAL_REGION,

@@ -9,6 +9,7 @@ import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lam
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type {
@@ -127,6 +128,9 @@ export interface BindBucketOptions {
 
 /** Partition key prefix of API key items (lib/adapters/dynamodb/key-store.ts): their HA1 values are secrets. */
 export const API_KEY_KEY_PREFIX = 'APIKEY#';
+
+/** The environment variables a queue can be bound to (lib/env.ts). */
+export type QueueEnvName = typeof ENV.artifactPurgeQueueUrl;
 
 /** Partition key prefix of Digest nonce items (lib/adapters/dynamodb/table.ts, key-store.ts). */
 export const DIGEST_NONCE_KEY_PREFIX = 'NONCE#';
@@ -418,6 +422,18 @@ export class RestoreFunction extends Construct {
       // ListMultipartUploads (to find an upload to abort) has no prefix condition key: the bucket it is.
       this.role.addToPrincipalPolicy(
         new PolicyStatement({
+  /**
+   * Binds a queue the function sends to: sets `envName` to the queue's URL and grants sqs:SendMessage on it, and
+   * nothing else (sending needs no GetQueueUrl or GetQueueAttributes; the queue is SSE-SQS, so no KMS grant).
+   */
+  public bindQueue(envName: QueueEnvName, queue: IQueue): this {
+    this.setEnv(envName, queue.queueUrl);
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ effect: Effect.ALLOW, actions: ['sqs:SendMessage'], resources: [queue.queueArn] }),
+    );
+    return this;
+  }
+
           effect: Effect.ALLOW,
           actions: ['s3:ListBucketMultipartUploads'],
           resources: [bucket.bucketArn],

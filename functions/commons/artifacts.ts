@@ -1,6 +1,6 @@
 import { S3ArtifactWork } from '#lib/adapters/s3/artifact-work.js';
 import { createS3Client } from '#lib/adapters/s3/client.js';
-import { S3RestoreArtifacts } from '#lib/adapters/s3/restore-artifacts.js';
+import { DEFAULT_DOWNLOAD_URL_SECONDS, S3RestoreArtifacts } from '#lib/adapters/s3/restore-artifacts.js';
 import { S3SnapshotFiles } from '#lib/adapters/s3/snapshot-files.js';
 import { ENV, optionalIntEnv, requireEnv } from '#lib/env.js';
 import type { BuildTuning } from '#lib/use-cases/build-artifact.js';
@@ -8,12 +8,15 @@ import { once } from './deps.js';
 
 const s3 = /* @__PURE__ */ once(() => createS3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' }));
 
+/** How long presigned artifact URLs live: unset on AWS (the default), shrunk by the local stack's tests. */
+// The purge of a used-up artifact waits twice this, as one SQS delay: SqsArtifactPurges refuses more than 900 s.
+export const downloadUrlSeconds = /* @__PURE__ */ once(
+  (): number => optionalIntEnv(ENV.downloadUrlSeconds) ?? DEFAULT_DOWNLOAD_URL_SECONDS,
+);
+
 // The download function only presigns, so it is deployed without SNAPSHOT_BUCKET; builds require it.
 export const restoreArtifacts = /* @__PURE__ */ once(
-  () =>
-    new S3RestoreArtifacts(s3(), {
-      restores: requireEnv(ENV.restoreBucket),
-    }),
+  () => new S3RestoreArtifacts(s3(), { restores: requireEnv(ENV.restoreBucket) }, downloadUrlSeconds()),
 );
 
 export const artifactWork = /* @__PURE__ */ once(

@@ -1,7 +1,7 @@
 import { type Artifact, type RestoreJob, type Step, TRANSITIONS } from '../domain/job.js';
 import { isoSeconds } from '../domain/time.js';
 import { deliveryUrl } from '../domain/view.js';
-import type { ArtifactStore, Clock, EventPublisher, JobStore } from './ports.js';
+import type { ArtifactPurges, ArtifactStore, Clock, EventPublisher, JobStore } from './ports.js';
 import { statusChange } from './status-events.js';
 import { PermanentError } from './task-errors.js';
 
@@ -157,9 +157,10 @@ export function failureReason(error: StepInput['error']): string {
  * The artifact's SHA-1 is known (the hash chain runs after delivery is READY): keep it on the job, where the
  * view shows it in `hashes` once the file was downloaded, and hand an automated restore's artifact to the restore
  * agent on the target side, whose event carries the SHA-1. Re-running publishes the event again (at-least-once).
+ * If the downloads were used up while the chain still read the artifact, its purge was passed over: ask again.
  */
 export async function recordArtifactHash(
-  deps: { jobs: JobStore; events: EventPublisher; clock: Clock; secret: string },
+  deps: { jobs: JobStore; events: EventPublisher; clock: Clock; secret: string; purges: ArtifactPurges },
   input: { jobId: string; sha1: string },
 ): Promise<{ sha1: string }> {
   const result = await deps.jobs.recordHash(input.jobId, input.sha1);
@@ -190,5 +191,7 @@ export async function recordArtifactHash(
       },
     });
   }
+  // Delayed from now, which is after the last download was granted: its presigned URL has as long as ever.
+  if (job.delivery.downloadCount >= job.delivery.maxDownloads) await deps.purges.schedule(job.id);
   return { sha1: input.sha1 };
 }

@@ -2,7 +2,7 @@ import { hashToken, tokenMatches } from '../domain/delivery-token.js';
 import { ApiError } from '../domain/errors.js';
 import { effectiveDeliveryStatus } from '../domain/job.js';
 import { isObjectId } from '../domain/object-id.js';
-import type { ArtifactStore, Clock, EventPublisher, JobStore } from './ports.js';
+import type { ArtifactPurges, ArtifactStore, Clock, EventPublisher, JobStore } from './ports.js';
 import { statusChange } from './status-events.js';
 
 const notFound = () => new ApiError(404, 'RESTORE_ARTIFACT_NOT_FOUND', 'No restore artifact is available at this URL.');
@@ -11,6 +11,8 @@ const notFound = () => new ApiError(404, 'RESTORE_ARTIFACT_NOT_FOUND', 'No resto
  * The delivery URL: a bearer URL of this API. Each successful request is counted with one conditional
  * write (so concurrent requests can never exceed maxDownloads) and redirected to a short-lived
  * presigned S3 URL. S3 cannot count downloads and a SigV4 URL cannot outlive 7 days, hence the indirection.
+ * The last allowed download also asks for the artifact to be purged once that URL can no longer be used
+ * (purge-restore-artifact.ts), not now: the client has yet to follow the redirect.
  */
 export async function downloadRestoreArtifact(
   deps: {
@@ -19,8 +21,12 @@ export async function downloadRestoreArtifact(
     events: EventPublisher;
     clock: Clock;
     secret: string;
+    /** Purges used-up artifacts, later. */
+    purges: ArtifactPurges;
     /** Told when MAX_DOWNLOADS_EXCEEDED could not be recorded or published (the download still goes ahead). */
     onUnrecorded?: (error: unknown, jobId: string) => void;
+    /** Told when the purge could not be asked for (the download still goes ahead; the expiry deletes the artifact). */
+    onPurgeNotScheduled?: (error: unknown, jobId: string) => void;
   },
   request: { jobId: string; token: string; fileName: string },
 ): Promise<{ location: string }> {
@@ -63,6 +69,11 @@ export async function downloadRestoreArtifact(
       }
     } catch (error) {
       deps.onUnrecorded?.(error, job.id);
+    }
+    try {
+      await deps.purges.schedule(job.id);
+    } catch (error) {
+      deps.onPurgeNotScheduled?.(error, job.id);
     }
   }
   return { location };

@@ -215,6 +215,15 @@ export interface ArtifactStore {
   delete(key: string): Promise<void>;
 }
 
+/** Deleting an artifact whose downloads are used up, later (lib/use-cases/purge-restore-artifact.ts). */
+export interface ArtifactPurges {
+  /**
+   * Asks for the job's artifact to be purged once no presigned URL handed out until now can start a GET any more
+   * (the adapter delays it by purgeDelaySeconds of the URLs' lifetime).
+   */
+  schedule(jobId: string): Promise<void>;
+}
+
 export interface SecretSource {
   /** The service secret (HMAC key for Digest nonces and delivery tokens). Cached by the adapter. */
   get(): Promise<string>;

@@ -88,6 +88,63 @@ describe('ingest-manifest failures', () => {
   });
 });
 
+describe('the artifact purge', () => {
+  const purge = service.artifactPurge;
+  const queueId = idOf(purge.queue);
+  const dlqId = idOf(purge.failures.queue);
+  const purgeFunctionId = idOf(purge.function.function);
+  const fnId = (name: 'download-restore-artifact' | 'restore-job-step' | 'ingest-manifest' | 'artifact-step') =>
+    service.getLogicalId(service.functions[name].function.node.defaultChild as CfnFunction);
+
+  it('is a queue (SSE, TLS only) whose failing messages go to an alarmed dead-letter queue after 5 receives', () => {
+    expect(propsOf(queueId)).toMatchObject({
+      SqsManagedSseEnabled: true,
+      // Six times the purge function's 30 s timeout.
+      VisibilityTimeout: 180,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 5 },
+    });
+    expect(propsOf(dlqId)).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+      AlarmActions: [topicRef],
+    });
+  });
+
+  it('is consumed by purge-restore-artifact, which retries failed messages alone', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      FunctionName: { Ref: purgeFunctionId },
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    expect(outputs.ArtifactPurgeFailureQueueUrl?.Value).toEqual({ Ref: dlqId });
+  });
+
+  it('may read the table and delete artifacts, and no other S3 object', () => {
+    const statements = statementsOfRole(roleOf(purgeFunctionId));
+    const s3 = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')));
+    expect(s3).toHaveLength(1);
+    expect(s3[0]).toMatchObject({ Effect: 'Allow', Action: 's3:DeleteObject' });
+    expect(JSON.stringify(s3[0]?.Resource)).toContain('/restores/*');
+    const writes = statements.filter(
+      (s) => s.Effect === 'Allow' && [s.Action].flat().some((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a)),
+    );
+    expect(writes).toEqual([]);
+  });
+
+  it('is asked for by the download and restore-job-step functions only, which may only SendMessage', () => {
+    const sendersOf = (id: string) =>
+      statementsOfRole(roleOf(id)).filter((s) => JSON.stringify(s.Resource).includes(queueId) && s.Effect === 'Allow');
+    for (const name of ['download-restore-artifact', 'restore-job-step'] as const) {
+      expect(sendersOf(fnId(name)), name).toEqual([
+        { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+      ]);
+    }
+    for (const name of ['ingest-manifest', 'artifact-step'] as const) expect(sendersOf(fnId(name)), name).toEqual([]);
+  });
+});
+
 describe('the alarm topic', () => {
   it('is an output, encrypted with a rotated customer managed key that CloudWatch may use, TLS only', () => {
     expect(outputs.AlarmTopicArn?.Value).toEqual(topicRef);
@@ -123,7 +180,11 @@ describe('the alarm topic', () => {
     const stateMachineAlarmIds = service.stateMachineAlarms.map((alarm) => idOf(alarm));
     expect(stateMachineAlarmIds).toHaveLength(3);
     expect(alarms.map(([id]) => id)).toEqual(
-      expect.arrayContaining([...stateMachineAlarmIds, idOf(service.ingestFailures.alarm)]),
+      expect.arrayContaining([
+        ...stateMachineAlarmIds,
+        idOf(service.ingestFailures.alarm),
+        idOf(service.artifactPurge.failures.alarm),
+      ]),
     );
     for (const [id, alarm] of alarms) {
       expect(alarm.Properties.AlarmActions, id).toEqual([topicRef]);

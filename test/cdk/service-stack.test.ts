@@ -53,6 +53,7 @@ const functionNames: readonly RestoreFunctionName[] = [
   'ingest-manifest',
   'redrive-unfinished-jobs',
   'default-route',
+  'purge-restore-artifact',
 ];
 const functionId = (name: RestoreFunctionName) =>
   service.getLogicalId(service.functions[name].function.node.defaultChild as CfnFunction);
@@ -182,6 +183,7 @@ describe('functions', () => {
   const snapshotBucket = outputs.SnapshotBucketName?.Value;
   const restoreBucket = outputs.RestoreBucketName?.Value;
   const eventBusName = outputs.EventBusName?.Value;
+  const purgeQueueUrl = { Ref: service.getLogicalId(service.artifactPurge.queue.node.defaultChild as never) };
   const base = { NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: 'restore-jobs' };
   const expected: Record<RestoreFunctionName, Record<string, unknown>> = {
     'list-restore-jobs': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
@@ -207,6 +209,7 @@ describe('functions', () => {
       SECRET_ARN: secretArn,
       RESTORE_BUCKET: restoreBucket,
       EVENT_BUS_NAME: eventBusName,
+      ARTIFACT_PURGE_QUEUE_URL: purgeQueueUrl,
     },
     'restore-job-step': {
       ...base,
@@ -214,7 +217,10 @@ describe('functions', () => {
       SECRET_ARN: secretArn,
       RESTORE_BUCKET: restoreBucket,
       EVENT_BUS_NAME: eventBusName,
+      ARTIFACT_PURGE_QUEUE_URL: purgeQueueUrl,
     },
+    // Reads the job, deletes its artifact.
+    'purge-restore-artifact': { ...base, TABLE_NAME: tableName, RESTORE_BUCKET: restoreBucket },
     'artifact-step': {
       ...base,
       TABLE_NAME: tableName,
@@ -258,6 +264,7 @@ describe('functions', () => {
       workflow: 'STATE_MACHINE_ARN',
       snapshotFiles: 'SNAPSHOT_BUCKET',
       artifactWork: 'RESTORE_BUCKET',
+      artifactPurges: 'ARTIFACT_PURGE_QUEUE_URL',
       restoreArtifacts: 'RESTORE_BUCKET',
     };
     for (const name of functionNames) {

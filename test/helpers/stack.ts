@@ -5,7 +5,7 @@ import type { Cluster, Snapshot } from '#lib/domain/catalog.js';
 import { isoSeconds } from '#lib/domain/time.js';
 import { CatalogAdmin } from '#local/catalog-admin.js';
 import { generateSnapshotFiles } from '#local/demo-data.js';
-import { startLocalStack } from '#local/stack.js';
+import { type LocalStackOptions, startLocalStack } from '#local/stack.js';
 import { GoDigestClient } from './go-digest.js';
 
 export interface TestKey {
@@ -18,9 +18,9 @@ export interface TestKey {
  * group A (a replica set with two snapshots; owner, backup-admin, read-only and off-list keys)
  * and group B (its own replica set, also named Cluster0, and an owner key).
  */
-export async function startTestStack() {
+export async function startTestStack(options: Omit<LocalStackOptions, 'dataDir' | 'port'> = {}) {
   const dataDir = await mkdtemp(join(tmpdir(), 'restore-jobs-test-'));
-  const stack = await startLocalStack({ dataDir, port: 0 });
+  const stack = await startLocalStack({ ...options, dataDir, port: 0 });
   const admin = new CatalogAdmin();
 
   const groupA = await admin.group('Group A');

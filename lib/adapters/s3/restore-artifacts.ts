@@ -2,14 +2,22 @@ import { DeleteObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/c
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { ArtifactStore } from '../../use-cases/ports.js';
 
-// The presigned URL only has to survive the redirect; the delivery URL is what lives for expirationHours.
-const PRESIGNED_URL_SECONDS = 300;
+/**
+ * The presigned URL only has to survive the redirect; the delivery URL is what lives for expirationHours. An
+ * artifact whose downloads are used up is purged twice this long after the last one (purge-restore-artifact.ts).
+ */
+export const DEFAULT_DOWNLOAD_URL_SECONDS = 300;
 
-/** Restore artifacts (built by the fan-out build, artifact-work.ts): delivered by presigned GET, deleted on expiry. */
+/**
+ * Restore artifacts (built by the fan-out build, artifact-work.ts): delivered by presigned GET, deleted on expiry
+ * or once their downloads are used up.
+ */
 export class S3RestoreArtifacts implements ArtifactStore {
   constructor(
     private readonly s3: S3Client,
     private readonly buckets: { restores: string },
+    /** How long a presigned URL is valid. */
+    readonly downloadUrlSeconds = DEFAULT_DOWNLOAD_URL_SECONDS,
   ) {}
 
   presignDownload(key: string, fileName: string): Promise<string> {
@@ -20,7 +28,7 @@ export class S3RestoreArtifacts implements ArtifactStore {
         Key: key,
         ResponseContentDisposition: `attachment; filename="${fileName}"`,
       }),
-      { expiresIn: PRESIGNED_URL_SECONDS },
+      { expiresIn: this.downloadUrlSeconds },
     );
   }
 

@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { hashToken } from '#lib/domain/delivery-token.js';
+import type { RestoreJob } from '#lib/domain/job.js';
+import { recordArtifactHash } from '#lib/use-cases/advance-restore-job.js';
+import { downloadRestoreArtifact } from '#lib/use-cases/download-restore-artifact.js';
+import type { ArtifactStore, Conditional, JobStore } from '#lib/use-cases/ports.js';
+import { purgeDelaySeconds, purgeRestoreArtifact } from '#lib/use-cases/purge-restore-artifact.js';
+
+const NOW = Date.parse('2026-06-01T12:00:00Z');
+const JOB_ID = '0123456789abcdef01234567';
+const TOKEN = 'the-token';
+
+function job(delivery: Partial<RestoreJob['delivery']>, sha1: string | null = 'a'.repeat(40)): RestoreJob {
+  return {
+    id: JOB_ID,
+    groupId: 'a'.repeat(24),
+    requestClusterId: 'b'.repeat(24),
+    clusterId: 'b'.repeat(24),
+    clusterName: 'Cluster0',
+    apiFamily: 'atlas',
+    created: '2026-06-01T11:00:00Z',
+    timestamp: { date: '2026-06-01T10:00:00Z', increment: 1 },
+    pointInTime: false,
+    encryptionEnabled: false,
+    statusName: 'FINISHED',
+    artifact: {
+      key: `restores/x/${JOB_ID}/f.tar.gz`,
+      fileName: 'f.tar.gz',
+      sizeBytes: 10,
+      ...(sha1 !== null && { sha1 }),
+    },
+    delivery: {
+      methodName: 'HTTP',
+      expirationHours: 2,
+      maxDownloads: 2,
+      statusName: 'READY',
+      expires: '2026-06-01T14:00:00Z',
+      downloadCount: 0,
+      baseUrl: 'https://restore.example.com',
+      fileName: 'f.tar.gz',
+      tokenSalt: '00',
+      tokenHash: hashToken(TOKEN),
+      ...delivery,
+    },
+  };
+}
+
+/** A job store holding one job; `countDownload` adds one (the conditions are the adapter's, tested elsewhere). */
+function edges(current: RestoreJob) {
+  const deleted: string[] = [];
+  const scheduled: string[] = [];
+  let stored = current;
+  const jobs = {
+    get: async () => stored,
+    countDownload: async (): Promise<Conditional> => {
+      stored = { ...stored, delivery: { ...stored.delivery, downloadCount: stored.delivery.downloadCount + 1 } };
+      return { changed: true, job: stored };
+    },
+    markDownloadsExhausted: async (): Promise<Conditional> => ({ changed: false, job: stored }),
+    recordHash: async (): Promise<Conditional> => ({ changed: true, job: stored }),
+  } as unknown as JobStore;
+  const artifacts: ArtifactStore = {
+    presignDownload: async (key) => `https://s3.example.com/${key}?X-Amz-Expires=300`,
+    delete: async (key) => void deleted.push(key),
+  };
+  const purges = { schedule: async (jobId: string) => void scheduled.push(jobId) };
+  return { deleted, scheduled, jobs, artifacts, purges };
+}
+
+describe('purgeRestoreArtifact', () => {
+  it('deletes the artifact of a used-up, hashed job', async () => {
+    const { deleted, jobs, artifacts } = edges(job({ downloadCount: 2, statusName: 'MAX_DOWNLOADS_EXCEEDED' }));
+    expect(await purgeRestoreArtifact({ jobs, artifacts }, JOB_ID)).toBe('deleted');
+    expect(deleted).toEqual([`restores/x/${JOB_ID}/f.tar.gz`]);
+  });
+
+  it('leaves it while downloads are left, or while the SHA-1 chain still reads it', async () => {
+    const left = edges(job({ downloadCount: 1 }));
+    expect(await purgeRestoreArtifact(left, JOB_ID)).toBe('downloadsLeft');
+    const hashing = edges(job({ downloadCount: 2 }, null));
+    expect(await purgeRestoreArtifact(hashing, JOB_ID)).toBe('notHashedYet');
+    expect([...left.deleted, ...hashing.deleted]).toEqual([]);
+  });
+
+  it('waits twice the presigned URL’s lifetime (300 s on AWS: 600 s, within SQS’s 900 s delay)', () => {
+    expect(purgeDelaySeconds(300)).toBe(600);
+  });
+});
+
+describe('asking for the purge', () => {
+  const request = { jobId: JOB_ID, token: TOKEN, fileName: 'f.tar.gz' };
+  const base = { clock: { now: () => NOW }, secret: 's'.repeat(40) };
+  const events = { publish: async () => {}, publishAutomatedRestore: async () => {}, publishProgress: async () => {} };
+
+  it('is done by the last allowed download only, and never deletes at once', async () => {
+    const e = edges(job({ downloadCount: 0 }));
+    const deps = { ...base, jobs: e.jobs, artifacts: e.artifacts, purges: e.purges, events };
+    await downloadRestoreArtifact(deps, request);
+    expect(e.scheduled).toEqual([]);
+    const { location } = await downloadRestoreArtifact(deps, request);
+    expect(location).toContain('X-Amz-Expires');
+    expect(e.scheduled).toEqual([JOB_ID]);
+    expect(e.deleted).toEqual([]);
+  });
+
+  it('failing does not cost the caller the last download', async () => {
+    const e = edges(job({ downloadCount: 1 }));
+    const reported: unknown[] = [];
+    const { location } = await downloadRestoreArtifact(
+      {
+        ...base,
+        jobs: e.jobs,
+        artifacts: e.artifacts,
+        events,
+        purges: { schedule: async () => Promise.reject(new Error('SQS down')) },
+        onPurgeNotScheduled: (error) => reported.push(error),
+      },
+      request,
+    );
+    expect(location).toMatch(/^https:\/\/s3\.example\.com\//);
+    expect(reported).toEqual([new Error('SQS down')]);
+  });
+
+  it('is done again when the hash is recorded after the downloads were used up', async () => {
+    const usedUp = edges(job({ downloadCount: 2 }));
+    await recordArtifactHash(
+      { ...base, jobs: usedUp.jobs, events, purges: usedUp.purges },
+      { jobId: JOB_ID, sha1: 'a'.repeat(40) },
+    );
+    expect(usedUp.scheduled).toEqual([JOB_ID]);
+
+    const left = edges(job({ downloadCount: 1 }));
+    await recordArtifactHash(
+      { ...base, jobs: left.jobs, events, purges: left.purges },
+      { jobId: JOB_ID, sha1: 'a'.repeat(40) },
+    );
+    expect(left.scheduled).toEqual([]);
+  });
+});

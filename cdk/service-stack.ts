@@ -28,8 +28,8 @@ import { type ApiHandlerName, DEFAULT_ROUTE_HANDLER, routes } from '../functions
 import { IDEMPOTENCY_KEY_PREFIX } from '../lib/adapters/dynamodb/table.js';
 import { MANIFEST_PREFIX, MANIFEST_SUFFIX } from '../lib/domain/manifest.js';
 import { ENV } from '../lib/env.js';
-import { ArtifactPurge } from './constructs/artifact-purge.js';
 import { AlarmTopic } from './constructs/alarm-topic.js';
+import { ArtifactPurge } from './constructs/artifact-purge.js';
 import { FailureQueue } from './constructs/failure-queue.js';
 import { PROJECT_ROOT, RestoreFunction, type RestoreFunctionName } from './constructs/restore-function.js';
 import { acknowledgeWildcardResource } from './nag.js';
@@ -85,9 +85,9 @@ export class ServiceStack extends Stack {
   /** The topic every alarm of this stack notifies (output `AlarmTopicArn`): what operators subscribe to. */
   public readonly alarmTopic: AlarmTopic;
   /** ingest-manifest's on-failure destination: S3 notifications that failed every retry (docs/ingest.md). */
+  public readonly ingestFailures: FailureQueue;
   /** Deletes artifacts whose downloads are used up, once the last presigned URL handed out has expired. */
   public readonly artifactPurge: ArtifactPurge;
-  public readonly ingestFailures: FailureQueue;
   /** The HTTP API. */
   public readonly api: HttpApi;
   /** The API's `$default` stage (throttled, access-logged). */
@@ -184,6 +184,7 @@ export class ServiceStack extends Stack {
         { access: 'cleanUp', keyPrefix: workPrefix },
       ])
       .bindSecret(secret);
+
     // Used-up artifacts are deleted, not kept until the link expires: the last download (or the hash chain, if it
     // ends later) asks for a purge delayed past the last presigned URL's lifetime (cdk/constructs/artifact-purge.ts).
     this.artifactPurge = new ArtifactPurge(this, 'ArtifactPurge', {
@@ -193,7 +194,6 @@ export class ServiceStack extends Stack {
       senders: [downloadRestoreArtifact, restoreJobStep],
       logRetention,
     });
-
 
     // The fan-out build (lib/use-cases/build-artifact.ts). artifact-step runs the control steps (prepare, count,
     // plan, verify, complete, hash): it reads the catalog and snapshot files, keeps the build's state in its work
@@ -341,10 +341,10 @@ export class ServiceStack extends Stack {
       'restore-job-step': restoreJobStep,
       'artifact-step': artifactStep,
       'build-artifact-range': buildArtifactRange,
-      'purge-restore-artifact': this.artifactPurge.function,
       'list-snapshots': listSnapshots,
       'get-snapshot': getSnapshot,
       'ingest-manifest': ingestManifest,
+      'purge-restore-artifact': this.artifactPurge.function,
       'redrive-unfinished-jobs': redriveUnfinishedJobs,
       'default-route': defaultRoute,
     };
@@ -380,12 +380,12 @@ export class ServiceStack extends Stack {
       description: 'SNS topic every alarm of the service notifies: subscribe operators to it',
     });
     new CfnOutput(this, 'IngestFailureQueueUrl', {
+      value: this.ingestFailures.queue.queueUrl,
+      description: 'Manifest notifications that failed ingest-manifest and its retries (docs/ingest.md)',
+    });
     new CfnOutput(this, 'ArtifactPurgeFailureQueueUrl', {
       value: this.artifactPurge.failures.queue.queueUrl,
       description: 'Purges of used-up artifacts that failed 5 times (docs/architecture.md, Delivery)',
-    });
-      value: this.ingestFailures.queue.queueUrl,
-      description: 'Manifest notifications that failed ingest-manifest and its retries (docs/ingest.md)',
     });
   }
 

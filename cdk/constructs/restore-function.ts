@@ -129,14 +129,14 @@ export interface BindBucketOptions {
 /** Partition key prefix of API key items (lib/adapters/dynamodb/key-store.ts): their HA1 values are secrets. */
 export const API_KEY_KEY_PREFIX = 'APIKEY#';
 
-/** The environment variables a queue can be bound to (lib/env.ts). */
-export type QueueEnvName = typeof ENV.artifactPurgeQueueUrl;
-
 /** Partition key prefix of Digest nonce items (lib/adapters/dynamodb/table.ts, key-store.ts). */
 export const DIGEST_NONCE_KEY_PREFIX = 'NONCE#';
 
 /** The environment variables a bucket can be bound to (lib/env.ts). */
 export type BucketEnvName = typeof ENV.snapshotBucket | typeof ENV.restoreBucket;
+
+/** The environment variables a queue can be bound to (lib/env.ts). */
+export type QueueEnvName = typeof ENV.artifactPurgeQueueUrl;
 
 /** Props for {@link RestoreFunction}. */
 export interface RestoreFunctionProps {
@@ -422,18 +422,6 @@ export class RestoreFunction extends Construct {
       // ListMultipartUploads (to find an upload to abort) has no prefix condition key: the bucket it is.
       this.role.addToPrincipalPolicy(
         new PolicyStatement({
-  /**
-   * Binds a queue the function sends to: sets `envName` to the queue's URL and grants sqs:SendMessage on it, and
-   * nothing else (sending needs no GetQueueUrl or GetQueueAttributes; the queue is SSE-SQS, so no KMS grant).
-   */
-  public bindQueue(envName: QueueEnvName, queue: IQueue): this {
-    this.setEnv(envName, queue.queueUrl);
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({ effect: Effect.ALLOW, actions: ['sqs:SendMessage'], resources: [queue.queueArn] }),
-    );
-    return this;
-  }
-
           effect: Effect.ALLOW,
           actions: ['s3:ListBucketMultipartUploads'],
           resources: [bucket.bucketArn],
@@ -454,6 +442,18 @@ export class RestoreFunction extends Construct {
   public bindSecret(secret: ISecret): this {
     this.setEnv(ENV.secretArn, secret.secretArn);
     secret.grantRead(this.function);
+    return this;
+  }
+
+  /**
+   * Binds a queue the function sends to: sets `envName` to the queue's URL and grants sqs:SendMessage on it, and
+   * nothing else (sending needs no GetQueueUrl or GetQueueAttributes; the queue is SSE-SQS, so no KMS grant).
+   */
+  public bindQueue(envName: QueueEnvName, queue: IQueue): this {
+    this.setEnv(envName, queue.queueUrl);
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ effect: Effect.ALLOW, actions: ['sqs:SendMessage'], resources: [queue.queueArn] }),
+    );
     return this;
   }
 

@@ -264,8 +264,8 @@ describe('functions', () => {
       workflow: 'STATE_MACHINE_ARN',
       snapshotFiles: 'SNAPSHOT_BUCKET',
       artifactWork: 'RESTORE_BUCKET',
-      artifactPurges: 'ARTIFACT_PURGE_QUEUE_URL',
       restoreArtifacts: 'RESTORE_BUCKET',
+      artifactPurges: 'ARTIFACT_PURGE_QUEUE_URL',
     };
     for (const name of functionNames) {
       const source = readFileSync(new URL(`../../functions/${name}.ts`, import.meta.url), 'utf8');

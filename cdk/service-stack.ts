@@ -137,6 +137,21 @@ export class ServiceStack extends Stack {
     })
       .bindTable(table, 'read', { recordDigestNonces: true })
       .bindSecret(secret);
+    // Checkpoints of sharded clusters (read only, like the snapshot reads).
+    const listCheckpoints = new RestoreFunction(this, 'ListCheckpoints', {
+      name: 'list-checkpoints',
+      logRetention,
+      environment: urlEnvironment,
+    })
+      .bindTable(table, 'read', { recordDigestNonces: true })
+      .bindSecret(secret);
+    const getCheckpoint = new RestoreFunction(this, 'GetCheckpoint', {
+      name: 'get-checkpoint',
+      logRetention,
+      environment: urlEnvironment,
+    })
+      .bindTable(table, 'read', { recordDigestNonces: true })
+      .bindSecret(secret);
     // The backup side's manifests (docs/ingest.md): reads manifests/* only, registers them in the table.
     const ingestManifest = new RestoreFunction(this, 'IngestManifest', {
       name: 'ingest-manifest',
@@ -146,9 +161,10 @@ export class ServiceStack extends Stack {
       memorySize: 1024,
       timeout: Duration.minutes(1),
     })
-      // COUNT#SNAPSHOTS#: a new snapshot adds to its cluster's snapshot count (lib/adapters/dynamodb/list-counts.ts).
+      // COUNT#SNAPSHOTS#, COUNT#CHECKPOINTS#: a new snapshot or checkpoint adds to its cluster's count
+      // (lib/adapters/dynamodb/list-counts.ts).
       .bindTable(table, 'readWrite', {
-        writableKeyPrefixes: ['GROUP#', 'SNAPSHOT#', 'OPLOG#', 'CHECKPOINT#', 'COUNT#SNAPSHOTS#'],
+        writableKeyPrefixes: ['GROUP#', 'SNAPSHOT#', 'OPLOG#', 'CHECKPOINT#', 'COUNT#SNAPSHOTS#', 'COUNT#CHECKPOINTS#'],
       })
       .bindBucket(ENV.snapshotBucket, snapshotBucket, 'read', { keyPrefix: MANIFEST_PREFIX });
     this.addManifestNotification(snapshotBucket, ingestManifest);
@@ -343,6 +359,8 @@ export class ServiceStack extends Stack {
       'build-artifact-range': buildArtifactRange,
       'list-snapshots': listSnapshots,
       'get-snapshot': getSnapshot,
+      'list-checkpoints': listCheckpoints,
+      'get-checkpoint': getCheckpoint,
       'ingest-manifest': ingestManifest,
       'purge-restore-artifact': this.artifactPurge.function,
       'redrive-unfinished-jobs': redriveUnfinishedJobs,
@@ -358,6 +376,8 @@ export class ServiceStack extends Stack {
         'download-restore-artifact': downloadRestoreArtifact,
         'list-snapshots': listSnapshots,
         'get-snapshot': getSnapshot,
+        'list-checkpoints': listCheckpoints,
+        'get-checkpoint': getCheckpoint,
       },
       defaultRoute,
       props.apiThrottle ?? { rateLimit: 50, burstLimit: 100 },

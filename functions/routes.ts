@@ -21,7 +21,9 @@ export type ApiHandlerName =
   | 'cancel-restore-job'
   | 'download-restore-artifact'
   | 'list-snapshots'
-  | 'get-snapshot';
+  | 'get-snapshot'
+  | 'list-checkpoints'
+  | 'get-checkpoint';
 
 /** The function behind the HTTP API's `$default` route: MongoDB's 404 or 405 for any unrouted request. */
 export const DEFAULT_ROUTE_HANDLER = 'default-route';
@@ -37,6 +39,9 @@ const atlas = '/api/atlas/v1.0/groups/{groupId}/clusters/{clusterName}/restoreJo
 const opsManager = '/api/public/v1.0/groups/{groupId}/clusters/{clusterId}/restoreJobs';
 const atlasSnapshots = '/api/atlas/v1.0/groups/{groupId}/clusters/{clusterName}/snapshots';
 const opsManagerSnapshots = '/api/public/v1.0/groups/{groupId}/clusters/{clusterId}/snapshots';
+// The families name a cluster's checkpoints differently (MongoDB's Go clients call these).
+const atlasCheckpoints = '/api/atlas/v1.0/groups/{groupId}/clusters/{clusterName}/backupCheckpoints';
+const opsManagerCheckpoints = '/api/public/v1.0/groups/{groupId}/clusters/{clusterId}/checkpoints';
 
 export const routes: readonly RouteDefinition[] = [
   { method: 'GET', path: atlas, handler: 'list-restore-jobs' },
@@ -51,6 +56,10 @@ export const routes: readonly RouteDefinition[] = [
   { method: 'GET', path: `${atlasSnapshots}/{snapshotId}`, handler: 'get-snapshot' },
   { method: 'GET', path: opsManagerSnapshots, handler: 'list-snapshots' },
   { method: 'GET', path: `${opsManagerSnapshots}/{snapshotId}`, handler: 'get-snapshot' },
+  { method: 'GET', path: atlasCheckpoints, handler: 'list-checkpoints' },
+  { method: 'GET', path: `${atlasCheckpoints}/{checkpointId}`, handler: 'get-checkpoint' },
+  { method: 'GET', path: opsManagerCheckpoints, handler: 'list-checkpoints' },
+  { method: 'GET', path: `${opsManagerCheckpoints}/{checkpointId}`, handler: 'get-checkpoint' },
   { method: 'GET', path: '/backup/restore/v2/pull/{jobId}/{token}/{fileName}', handler: 'download-restore-artifact' },
 ];
 

@@ -13,6 +13,7 @@ import {
   ScanCommand,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
+import { backfillCheckpointList } from '../lib/adapters/dynamodb/catalog-store.js';
 import { createDocumentClient } from '../lib/adapters/dynamodb/client.js';
 import { backfillListCounts } from '../lib/adapters/dynamodb/list-counts.js';
 import { projectionOf, TABLE } from '../lib/adapters/dynamodb/table.js';
@@ -28,6 +29,8 @@ import { ensureTable } from './dynamodb.js';
  *    back, the file removed. A start interrupted anywhere in between resumes from the file.
  * 2. The list counters (lib/adapters/dynamodb/list-counts.ts) filled once from the items, for data written
  *    before they existed. Nothing else runs yet, so nothing is created meanwhile and the counts are exact.
+ * 3. Checkpoints registered before checkpoints were listed given their list keys and counted, once
+ *    (backfillCheckpointList).
  */
 export async function prepareTable(client: DynamoDBClient, tableName: string, dataDir: string): Promise<void> {
   const dump = join(dataDir, 'dynamodb-rebuild.ndjson');
@@ -44,7 +47,9 @@ export async function prepareTable(client: DynamoDBClient, tableName: string, da
   } else {
     await ensureTable(client, tableName);
   }
-  await backfillListCounts(createDocumentClient(client), tableName);
+  const db = createDocumentClient(client);
+  await backfillListCounts(db, tableName);
+  await backfillCheckpointList(db, tableName);
 }
 
 /** Whether the table's indexes are exactly TABLE's: names, keys and projections. */

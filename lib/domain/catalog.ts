@@ -130,6 +130,9 @@ export interface Checkpoint {
   readonly groupId: string;
   readonly clusterId: string;
   readonly timestamp: BsonTimestamp;
+  /** When the balancer was stopped for it (optional in manifests: shown as `timestamp.date` when absent). */
+  readonly started?: string;
+  /** When it completed and the balancer restarted. */
   readonly completed: string;
 }
 

@@ -152,6 +152,7 @@ const checkpointManifest = z.strictObject({
   groupId: objectId,
   clusterId: objectId,
   timestamp,
+  started: isoDate.optional(),
   completed: isoDate,
 });
 

@@ -50,6 +50,8 @@ const functionNames: readonly RestoreFunctionName[] = [
   'build-artifact-range',
   'list-snapshots',
   'get-snapshot',
+  'list-checkpoints',
+  'get-checkpoint',
   'ingest-manifest',
   'redrive-unfinished-jobs',
   'default-route',
@@ -238,6 +240,8 @@ describe('functions', () => {
     },
     'list-snapshots': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
     'get-snapshot': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
+    'list-checkpoints': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
+    'get-checkpoint': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
     'ingest-manifest': { ...base, TABLE_NAME: tableName, SNAPSHOT_BUCKET: snapshotBucket },
     // The sweeper runs the fail step itself for jobs whose execution ended: restore-job-step's bindings.
     'redrive-unfinished-jobs': {
@@ -296,6 +300,8 @@ describe('functions', () => {
       'cancel-restore-job',
       'list-snapshots',
       'get-snapshot',
+      'list-checkpoints',
+      'get-checkpoint',
     ];
     for (const name of functionNames) {
       // Normalised to the origin, the form functions/commons/base-url.ts joins paths to.
@@ -353,6 +359,8 @@ describe('functions', () => {
         'get-snapshot',
         'list-restore-jobs',
         'list-snapshots',
+        'list-checkpoints',
+        'get-checkpoint',
       ].sort(),
     );
     for (const name of functionNames) {
@@ -426,7 +434,8 @@ describe('IAM', () => {
     );
   });
 
-  it.each(['list-restore-jobs', 'get-restore-job', 'list-snapshots', 'get-snapshot'] as const)(
+  const readers = ['list-restore-jobs', 'get-restore-job', 'list-snapshots', 'get-snapshot'] as const;
+  it.each([...readers, 'list-checkpoints', 'get-checkpoint'] as const)(
     '%s reads the table and may update only Digest nonce items',
     (name) => {
       const statements = statementsOf(name);
@@ -479,7 +488,10 @@ describe('IAM', () => {
     ['restore-job-step', ['JOB#*']],
     ['artifact-step', ['JOB#*']],
     ['build-artifact-range', ['JOB#*']],
-    ['ingest-manifest', ['GROUP#*', 'SNAPSHOT#*', 'OPLOG#*', 'CHECKPOINT#*', 'COUNT#SNAPSHOTS#*']],
+    [
+      'ingest-manifest',
+      ['GROUP#*', 'SNAPSHOT#*', 'OPLOG#*', 'CHECKPOINT#*', 'COUNT#SNAPSHOTS#*', 'COUNT#CHECKPOINTS#*'],
+    ],
   ] as const)('%s writes only the items it owns (%j), never API keys, and deletes nothing', (name, prefixes) => {
     const [grant] = grantsOf(statementsOf(name), 'dynamodb:UpdateItem');
     expect(grant?.Resource).toEqual(tableArn);

@@ -47,3 +47,34 @@ export const goError = z.object({
   parameters: z.array(z.unknown()),
   reason: z.string(),
 });
+
+/**
+ * The Go clients' `Checkpoint` (go-client-mongodb-atlas `checkpoints.go`, used by the Ops Manager client too):
+ * `started`, `completed` and `timestamp` are Go strings (an optime object there fails to decode), `restorable` a
+ * bool; each part's `tokenTimestamp` is a `SnapshotTimestamp` object with an integer increment.
+ */
+export const goCheckpointPart = z.object({
+  replicaSetName: z.string().optional(),
+  typeName: z.enum(['REPLICA_SET', 'CONFIG_SERVER_REPLICA_SET']),
+  shardName: z.string().optional(),
+  tokenDiscovered: z.boolean(),
+  tokenTimestamp: z.object({ date, increment: z.int() }),
+});
+
+export const goCheckpoint = z.object({
+  id: z.string().regex(/^[0-9a-f]{24}$/),
+  clusterId: z.string(),
+  groupId: z.string(),
+  restorable: z.boolean(),
+  started: date,
+  completed: date,
+  timestamp: date,
+  parts: z.array(goCheckpointPart),
+  links: z.array(link),
+});
+
+export const goCheckpointList = z.object({
+  totalCount: z.int().optional(),
+  results: z.array(goCheckpoint),
+  links: z.array(link),
+});

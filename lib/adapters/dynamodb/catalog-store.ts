@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import {
   type BsonTimestamp,
   type Checkpoint,
@@ -10,7 +10,7 @@ import {
 import { optimeKey } from '../../domain/optime.js';
 import type { CatalogStore } from '../../use-cases/ports.js';
 import { batchGetAll, batchPutAll } from './batch.js';
-import { putCounted, readCount } from './list-counts.js';
+import { listCounted, putCounted, readCount } from './list-counts.js';
 import { listPageIds, type Page, type PageRequest } from './paging.js';
 
 const clusterById = (groupId: string, clusterId: string) => ({ pk: `GROUP#${groupId}`, sk: `CLUSTER#${clusterId}` });
@@ -22,6 +22,15 @@ const snapshotsPartition = (groupId: string, clusterId: string) => `SNAPSHOTS#${
 // A replica set's oplog slices sort by their last optime: the slices after an optime are one Query.
 const oplogPartition = (groupId: string, clusterId: string) => `OPLOG#${groupId}#${clusterId}`;
 const checkpointKey = (checkpointId: string) => ({ pk: `CHECKPOINT#${checkpointId}`, sk: 'CHECKPOINT' });
+// A sharded cluster's checkpoints sort by optime (then id) in the list index, like its snapshots.
+const checkpointsPartition = (groupId: string, clusterId: string) => `CHECKPOINTS#${groupId}#${clusterId}`;
+const checkpointListKeys = (checkpoint: Checkpoint) => ({
+  gsi1pk: checkpointsPartition(checkpoint.groupId, checkpoint.clusterId),
+  gsi1sk: `${optimeKey(checkpoint.timestamp)}#${checkpoint.id}`,
+});
+
+/** Written once the checkpoints of a table from before checkpoint lists were listed (backfillCheckpointList). */
+export const CHECKPOINT_LIST_MARKER_KEY = { pk: 'META', sk: 'CHECKPOINTLIST' } as const;
 
 /** A snapshot as its item: with its keys in gsi1 (newest before an optime) and the list index. */
 export function snapshotItem(snapshot: Snapshot): Record<string, unknown> {
@@ -39,7 +48,7 @@ function strip<T>(item: Record<string, unknown> | undefined): T | undefined {
   return rest as T;
 }
 
-/** The backup side's catalog: groups, clusters and snapshots. */
+/** The backup side's catalog: groups, clusters, snapshots, oplog slices and checkpoints. */
 export class DynamoCatalogStore implements CatalogStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -74,7 +83,16 @@ export class DynamoCatalogStore implements CatalogStore {
    * keys from the list index (no further than the page: paging.ts), the snapshots with one BatchGetItem.
    */
   async listSnapshots(groupId: string, clusterId: string, request: PageRequest): Promise<Page<Snapshot>> {
-    const partition = snapshotsPartition(groupId, clusterId);
+    return this.listPage<Snapshot>(snapshotsPartition(groupId, clusterId), 'SNAPSHOT', request);
+  }
+
+  /** A sharded cluster's checkpoints, newest (by optime) first, read as the snapshots are (listSnapshots). */
+  async listCheckpoints(groupId: string, clusterId: string, request: PageRequest): Promise<Page<Checkpoint>> {
+    return this.listPage<Checkpoint>(checkpointsPartition(groupId, clusterId), 'CHECKPOINT', request);
+  }
+
+  /** One page of a list partition whose entries are items `<pk>` / `sk`, with the partition's counter. */
+  private async listPage<T>(partition: string, sk: string, request: PageRequest): Promise<Page<T>> {
     const [page, totalCount] = await Promise.all([
       listPageIds(this.db, this.tableName, partition, request, (entry) => [String(entry.pk)]),
       request.includeCount ? readCount(this.db, this.tableName, partition) : undefined,
@@ -82,9 +100,9 @@ export class DynamoCatalogStore implements CatalogStore {
     const items = await batchGetAll(
       this.db,
       this.tableName,
-      page.ids.map((pk) => ({ pk, sk: 'SNAPSHOT' })),
+      page.ids.map((pk) => ({ pk, sk })),
     );
-    const byPk = new Map(items.map((item) => [String(item.pk), strip<Snapshot>(item) as Snapshot]));
+    const byPk = new Map(items.map((item) => [String(item.pk), strip<T>(item) as T]));
     return {
       items: page.ids.flatMap((pk) => byPk.get(pk) ?? []),
       hasNext: page.hasNext,
@@ -203,9 +221,58 @@ export class DynamoCatalogStore implements CatalogStore {
     );
   }
 
+  /**
+   * Registers a checkpoint, listed and counted in its cluster's checkpoints as a snapshot is (putSnapshot). One
+   * registered before checkpoints were listed is listed and counted first (listCounted), then overwritten.
+   */
   async putCheckpoint(checkpoint: Checkpoint): Promise<void> {
+    const listKeys = checkpointListKeys(checkpoint);
+    const item = { ...checkpoint, ...checkpointKey(checkpoint.id), ...listKeys };
+    const counter = { partition: listKeys.gsi1pk, count: 1 };
+    if (await putCounted(this.db, this.tableName, item, counter)) return;
+    await listCounted(this.db, this.tableName, checkpointKey(checkpoint.id), listKeys, counter);
     await this.db.send(
-      new PutCommand({ TableName: this.tableName, Item: { ...checkpoint, ...checkpointKey(checkpoint.id) } }),
+      new PutCommand({
+        TableName: this.tableName,
+        Item: item,
+        ConditionExpression: 'gsi1pk = :partition',
+        ExpressionAttributeValues: { ':partition': listKeys.gsi1pk },
+      }),
     );
   }
+}
+
+/**
+ * One-off, for a table with checkpoints registered before checkpoints were listed: gives each its list keys and
+ * counts it (listCounted: once, whatever runs twice), then writes a marker. It Scans the table, so the local stack
+ * runs it at start-up (after backfillListCounts) and an operator on AWS runs it once; creates may go on meanwhile.
+ * Does nothing once the marker is there.
+ */
+export async function backfillCheckpointList(db: DynamoDBDocumentClient, tableName: string): Promise<number> {
+  const marker = await db.send(
+    new GetCommand({ TableName: tableName, Key: CHECKPOINT_LIST_MARKER_KEY, ConsistentRead: true }),
+  );
+  if (marker.Item !== undefined) return 0;
+  let listed = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await db.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: 'begins_with(pk, :prefix) AND sk = :sk AND attribute_not_exists(gsi1pk)',
+        ExpressionAttributeValues: { ':prefix': 'CHECKPOINT#', ':sk': 'CHECKPOINT' },
+        ExclusiveStartKey: startKey,
+        ConsistentRead: true,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const checkpoint = strip<Checkpoint>(item) as Checkpoint;
+      const listKeys = checkpointListKeys(checkpoint);
+      const counter = { partition: listKeys.gsi1pk, count: 1 };
+      if (await listCounted(db, tableName, checkpointKey(checkpoint.id), listKeys, counter)) listed++;
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  await db.send(new PutCommand({ TableName: tableName, Item: { ...CHECKPOINT_LIST_MARKER_KEY, listed } }));
+  return listed;
 }

@@ -44,12 +44,55 @@ export async function putCounted(
   item: Record<string, unknown>,
   counter: { readonly partition: string; readonly count: number },
 ): Promise<boolean> {
+  return writeCounted(
+    db,
+    tableName,
+    { Put: { TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+    counter,
+  );
+}
+
+/**
+ * Puts an existing item into a list (sets its list-index keys) and adds `count` to the list's counter, in one
+ * transaction: for items written before their kind was listed (see backfillCheckpointList). Resolves false,
+ * writing nothing, when the item is not there or already has list keys.
+ */
+export async function listCounted(
+  db: DynamoDBDocumentClient,
+  tableName: string,
+  key: Record<string, unknown>,
+  listKeys: { readonly gsi1pk: string; readonly gsi1sk: string },
+  counter: { readonly partition: string; readonly count: number },
+): Promise<boolean> {
+  return writeCounted(
+    db,
+    tableName,
+    {
+      Update: {
+        TableName: tableName,
+        Key: key,
+        UpdateExpression: 'SET gsi1pk = :gsi1pk, gsi1sk = :gsi1sk',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(gsi1pk)',
+        ExpressionAttributeValues: { ':gsi1pk': listKeys.gsi1pk, ':gsi1sk': listKeys.gsi1sk },
+      },
+    },
+    counter,
+  );
+}
+
+/** `entry` (conditional) and the counter's ADD in one transaction; false when the entry's condition failed. */
+async function writeCounted(
+  db: DynamoDBDocumentClient,
+  tableName: string,
+  entry: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number],
+  counter: { readonly partition: string; readonly count: number },
+): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
       await db.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: { TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+            entry,
             {
               Update: {
                 TableName: tableName,

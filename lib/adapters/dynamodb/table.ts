@@ -13,15 +13,17 @@ export type IndexProjection =
  * - cluster        GROUP#<groupId> / CLUSTER#<clusterId>, and GROUP#<groupId> / CLUSTERNAME#<name> (Atlas paths)
  * - snapshot       SNAPSHOT#<snapshotId> / SNAPSHOT             (gsi1 and list: SNAPSHOTS#<groupId>#<clusterId> / <optime>#<id>)
  * - oplog slice    OPLOG#<groupId>#<clusterId> / <last optime>
- * - checkpoint     CHECKPOINT#<checkpointId> / CHECKPOINT
+ * - checkpoint     CHECKPOINT#<checkpointId> / CHECKPOINT       (list: CHECKPOINTS#<groupId>#<clusterId> / <optime>#<id>;
+ *                                                                also in gsi1, unread there)
  * - API key        APIKEY#<publicKey> / APIKEY
  * - digest nonce   NONCE#<nonce> / NONCE                        (ttl)
  * - restore job    JOB#<jobId> / JOB                            (gsi1 and list: JOBS#<groupId>#<clusterId> / <jobId> unless batched,
  *                                                                gsi2: UNFINISHED / <jobId> while the job is unfinished)
  * - job batch      BATCH#<batchId> / BATCH, its job ids         (gsi1 and list: JOBS#<groupId>#<clusterId> / <batchId>)
- * - list count     COUNT#<list partition> / COUNT, `itemCount`  (list-counts.ts: the jobs or snapshots of a cluster,
+ * - list count     COUNT#<list partition> / COUNT, `itemCount`  (list-counts.ts: the jobs, snapshots or checkpoints of a cluster,
  *                                                                added to in the transaction that writes one)
  * - counts marker  META / LISTCOUNTS                            (the local stack's one-off backfill of the counts ran)
+ * - checkpoints    META / CHECKPOINTLIST                        (backfillCheckpointList ran: catalog-store.ts)
  * - idempotency    IDEMPOTENCY#<name>#<hash> / IDEMPOTENCY      (ttl; Powertools' Idempotency records of
  *                                                                Idempotency-Key creates: idempotency-store.ts)
  * ObjectIds sort by creation time, so `ScanIndexForward: false` on gsi1 lists newest first.

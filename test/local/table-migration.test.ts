@@ -118,7 +118,7 @@ describe('a data directory from before the list index and counters', () => {
       const { Table } = await new DynamoDBClient({}).send(new DescribeTableCommand({ TableName: TABLE_NAME }));
       expect(Table !== undefined && hasCurrentIndexes(Table)).toBe(true);
       const { Count } = await new DynamoDBClient({}).send(new ScanCommand({ TableName: TABLE_NAME, Select: 'COUNT' }));
-      expect(Count).toBe(oldItems.length + 3); // + the two counters and the marker
+      expect(Count).toBe(oldItems.length + 4); // + the two counters and the two backfill markers (counts, checkpoints)
       const jobs = new DynamoJobStore(createDocumentClient(), TABLE_NAME);
       const page = await jobs.list({ groupId: 'g', requestClusterId: 'c1', ...request });
       expect(page.totalCount).toBe(5);

@@ -80,7 +80,7 @@ export class ServiceStack extends Stack {
   public readonly functions: Readonly<Record<RestoreFunctionName, RestoreFunction>>;
   /** The restore job state machine. */
   public readonly stateMachine: StateMachine;
-  /** Alarms on failed, throttled and aborted executions (their action: {@link alarmTopic}). */
+  /** Alarms on failed, throttled and timed-out executions (their action: {@link alarmTopic}). */
   public readonly stateMachineAlarms: readonly Alarm[];
   /** The topic every alarm of this stack notifies (output `AlarmTopicArn`): what operators subscribe to. */
   public readonly alarmTopic: AlarmTopic;
@@ -507,7 +507,8 @@ export class ServiceStack extends Stack {
     return stateMachine;
   }
 
-  /** The aws-solutions-constructs habit (step-function-helper): page on failed, throttled and aborted runs. */
+  /** The aws-solutions-constructs habit (step-function-helper): page on failed, throttled and timed-out runs
+   * (aborted ones are cancels). */
   private createStateMachineAlarms(stateMachine: StateMachine): Alarm[] {
     const period = Duration.minutes(5);
     const common = {
@@ -528,10 +529,12 @@ export class ServiceStack extends Stack {
         metric: stateMachine.metricThrottled({ statistic: 'Sum', period }),
         alarmDescription: 'Restore job executions were throttled by Step Functions.',
       }),
-      new Alarm(this, 'ExecutionsAbortedAlarm', {
+      // Not aborted executions: a user's cancel (DELETE …/restoreJobs/{id}) stops its job's execution, and an
+      // execution aborted any other way is the sweeper's (its job ends BROKEN within 5 minutes).
+      new Alarm(this, 'ExecutionsTimedOutAlarm', {
         ...common,
-        metric: stateMachine.metricAborted({ statistic: 'Sum', period }),
-        alarmDescription: 'A restore job execution was aborted; its job will not reach FINISHED or BROKEN by itself.',
+        metric: stateMachine.metricTimedOut({ statistic: 'Sum', period }),
+        alarmDescription: 'A restore job execution timed out; the sweeper ends its job BROKEN.',
       }),
     ];
   }

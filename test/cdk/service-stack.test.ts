@@ -799,7 +799,15 @@ describe('state machine', () => {
   });
 
   // The real AWS/States metric is ExecutionThrottled (singular), which is what metricThrottled() uses.
-  it.each(['ExecutionsFailed', 'ExecutionThrottled', 'ExecutionsAborted'])('has an alarm on %s', (metric) => {
+  it('does not page on aborted executions: every cancel aborts one', () => {
+    expect(
+      Object.keys(
+        template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'ExecutionsAborted' } }),
+      ),
+    ).toEqual([]);
+  });
+
+  it.each(['ExecutionsFailed', 'ExecutionThrottled', 'ExecutionsTimedOut'])('has an alarm on %s', (metric) => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/States',
       MetricName: metric,

@@ -72,8 +72,8 @@ export interface ServiceStackProps extends StackProps {
 }
 
 /**
- * The stateless service: one function per module of functions/, the restore job state machine and the HTTP API whose routes come from
- * functions/routes.ts. Everything it stores lives in the stateful stack passed in as props.
+ * The stateless service: one function per module of functions/, the restore job state machine and the HTTP API
+ * whose routes come from functions/routes.ts. Everything it stores lives in the stateful stack passed in as props.
  */
 export class ServiceStack extends Stack {
   /** Every function, by handler module name. */

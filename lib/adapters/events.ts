@@ -1,7 +1,7 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { AutomatedRestoreRequest, BuildProgressEvent, EventPublisher, StatusChange } from '../use-cases/ports.js';
 import { TransientError } from '../use-cases/task-errors.js';
-import { CONTROL_PLANE_CLIENT } from './client-config.js';
+import { CONTROL_PLANE_CLIENT, type InstrumentClient, uninstrumented } from './client-config.js';
 
 export const EVENT_SOURCE = 'restore-jobs';
 export const STATUS_CHANGE_DETAIL_TYPE = 'Restore Job Status Change';
@@ -64,4 +64,5 @@ export class EventBridgePublisher implements EventPublisher {
   }
 }
 
-export const createEventBridgeClient = () => new EventBridgeClient(CONTROL_PLANE_CLIENT);
+export const createEventBridgeClient = (instrument: InstrumentClient = uninstrumented) =>
+  instrument(new EventBridgeClient(CONTROL_PLANE_CLIENT));

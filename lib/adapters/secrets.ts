@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SecretSource } from '../use-cases/ports.js';
-import { CONTROL_PLANE_CLIENT } from './client-config.js';
+import { CONTROL_PLANE_CLIENT, type InstrumentClient, uninstrumented } from './client-config.js';
 
 /** The service secret from Secrets Manager, fetched once per process (cold start) and kept in memory only. */
 export class SecretsManagerSecret implements SecretSource {
@@ -27,4 +27,5 @@ export class SecretsManagerSecret implements SecretSource {
   }
 }
 
-export const createSecretsManagerClient = () => new SecretsManagerClient(CONTROL_PLANE_CLIENT);
+export const createSecretsManagerClient = (instrument: InstrumentClient = uninstrumented) =>
+  instrument(new SecretsManagerClient(CONTROL_PLANE_CLIENT));

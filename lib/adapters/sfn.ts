@@ -7,7 +7,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import type { ExecutionState, Workflow } from '../use-cases/ports.js';
-import { CONTROL_PLANE_CLIENT } from './client-config.js';
+import { CONTROL_PLANE_CLIENT, type InstrumentClient, uninstrumented } from './client-config.js';
 
 /** Starts one execution per job, named after the job so a second start of the same job is refused by Step Functions. */
 export class StepFunctionsWorkflow implements Workflow {
@@ -63,4 +63,5 @@ export class StepFunctionsWorkflow implements Workflow {
   }
 }
 
-export const createSfnClient = () => new SFNClient(CONTROL_PLANE_CLIENT);
+export const createSfnClient = (instrument: InstrumentClient = uninstrumented) =>
+  instrument(new SFNClient(CONTROL_PLANE_CLIENT));

@@ -1,6 +1,6 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { ArtifactPurges } from '../use-cases/ports.js';
-import { CONTROL_PLANE_CLIENT } from './client-config.js';
+import { CONTROL_PLANE_CLIENT, type InstrumentClient, uninstrumented } from './client-config.js';
 
 /** SQS delays a message at most 15 minutes. */
 export const MAX_SQS_DELAY_SECONDS = 900;
@@ -32,4 +32,5 @@ export class SqsArtifactPurges implements ArtifactPurges {
   }
 }
 
-export const createSqsClient = () => new SQSClient(CONTROL_PLANE_CLIENT);
+export const createSqsClient = (instrument: InstrumentClient = uninstrumented) =>
+  instrument(new SQSClient(CONTROL_PLANE_CLIENT));

@@ -18,6 +18,12 @@ export type DeliveryStatus =
 /** Which path family created the job; links and events use the same family. */
 export type ApiFamily = 'atlas' | 'public';
 
+/**
+ * How the create request named what to restore (restore-source.ts): a snapshot, a point in time (`timestamp` or
+ * `pointInTimeUTCMillis`), an oplog position (`oplogTs` + `oplogInc`, the Go clients' form), or a checkpoint.
+ */
+export type SourceKind = 'snapshot' | 'pointInTime' | 'oplog' | 'checkpoint';
+
 export interface Artifact {
   /** Object key in the restore bucket. */
   readonly key: string;
@@ -107,6 +113,17 @@ export interface RestoreJob {
   readonly failureReason?: string;
   /** Set once the artifact is planned, counted up as ranges are built. */
   readonly progress?: BuildProgress;
+  /** How the request named its source (absent on jobs created before it was kept: see {@link jobSourceKind}). */
+  readonly sourceKind?: SourceKind;
+  /** ISO date of the last transition (written with each one); absent until the first. */
+  readonly updated?: string;
+}
+
+/** The job's {@link SourceKind}; a job created before it was kept is classed by what it restores. */
+export function jobSourceKind(job: RestoreJob): SourceKind {
+  if (job.sourceKind !== undefined) return job.sourceKind;
+  if (job.checkpointId !== undefined) return 'checkpoint';
+  return job.pointInTime ? 'pointInTime' : 'snapshot';
 }
 
 /** Default delivery per path family, as each family's documentation shows it. */

@@ -1,5 +1,6 @@
 import type { CreateRestoreJobBody } from './create-request.js';
 import { errors } from './errors.js';
+import type { SourceKind } from './job.js';
 import { MAX_INCREMENT, type Optime } from './optime.js';
 
 /** What a create request asks to restore: exactly one of these. */
@@ -54,6 +55,11 @@ export function restoreSource(body: CreateRestoreJobBody, now: number): RestoreS
     default:
       return { kind: 'pointInTime', target: { t: parseOplogTs(body.oplogTs), i: parseOplogInc(body.oplogInc) } };
   }
+}
+
+/** Which of the request's forms named `source` (a point in time given as `oplogTs` + `oplogInc` is `oplog`). */
+export function sourceKindOf(source: RestoreSource, body: CreateRestoreJobBody): SourceKind {
+  return source.kind === 'pointInTime' && body.oplogTs !== undefined ? 'oplog' : source.kind;
 }
 
 /** oplogTs: epoch seconds as a string (the Go clients) or a number, or an ISO-8601 date (MongoDB's specs). */

@@ -1,7 +1,7 @@
 import { type Artifact, type RestoreJob, type Step, TRANSITIONS } from '../domain/job.js';
 import { isoSeconds } from '../domain/time.js';
 import { deliveryUrl } from '../domain/view.js';
-import type { ArtifactPurges, ArtifactStore, Clock, EventPublisher, JobStore } from './ports.js';
+import type { ArtifactPurges, ArtifactStore, Clock, EventPublisher, JobObserver, JobStore } from './ports.js';
 import { statusChange } from './status-events.js';
 import { PermanentError } from './task-errors.js';
 
@@ -34,6 +34,7 @@ export async function advanceRestoreJob(
     secret: string;
     /** Cleans up what a broken or killed build left (its multipart upload, work area and any artifact). */
     cleanUp?: (job: RestoreJob) => Promise<void>;
+    observer?: JobObserver;
   },
   input: StepInput,
 ): Promise<StepOutput> {
@@ -66,6 +67,7 @@ export async function advanceRestoreJob(
   }
 
   const result = await deps.jobs.transition(input.jobId, input.step, changes);
+  if (result.changed) deps.observer?.transitioned(input.step, job, result.job, now);
   const current = result.job ?? job;
   const inTargetState =
     current.statusName === transition.to.statusName && current.delivery.statusName === transition.to.delivery;

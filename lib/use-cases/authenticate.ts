@@ -1,13 +1,58 @@
 import { canCreateRestoreJob, canRead, isAddressAllowed } from '../auth/access.js';
-import { createChallenges, parseAuthorization, verifyDigest } from '../auth/digest.js';
+import { createChallenges, type DigestVerdict, parseAuthorization, verifyDigest } from '../auth/digest.js';
 import { ApiError, errors } from '../domain/errors.js';
 import type { ApiKey, Clock, KeyStore } from './ports.js';
 
-/** A 401 that carries a Digest challenge (WWW-Authenticate). */
+/**
+ * Why a request was not let in, in a fixed, small set (a metric dimension: never a key name or an address).
+ * `missingCredentials` is the first leg of every Digest exchange (clients only sign after the challenge), and
+ * `staleNonce` a client with the right key and an expired nonce (it retries at once): both are normal traffic.
+ */
+export const AUTH_FAILURE_REASONS = [
+  'missingCredentials',
+  'malformed',
+  'uriMismatch',
+  'badNonce',
+  'unknownKey',
+  'badSignature',
+  'staleNonce',
+  'replayedNonce',
+  'ipNotAllowed',
+  'forbidden',
+] as const;
+export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
+
+/** A 401 that carries a Digest challenge (WWW-Authenticate), and why it was sent. */
 export class DigestChallenge extends ApiError {
-  constructor(readonly challenge: string) {
+  constructor(
+    readonly challenge: string,
+    readonly reason: AuthFailureReason,
+  ) {
     super(401, 'USER_UNAUTHORIZED', 'You are not authorized for this resource.');
   }
+}
+
+/** The verdicts of digest.ts, in the reasons' terms. */
+const VERDICT_REASONS: Record<Extract<DigestVerdict, { ok: false }>['reason'], AuthFailureReason> = {
+  malformed: 'malformed',
+  'realm-mismatch': 'malformed',
+  'bad-qop': 'malformed',
+  'uri-mismatch': 'uriMismatch',
+  'bad-nonce': 'badNonce',
+  'unknown-user': 'unknownKey',
+  'bad-response': 'badSignature',
+  'stale-nonce': 'staleNonce',
+};
+
+/**
+ * Why `error`, thrown by {@link authenticate} or {@link authorize}, refused the request; undefined for any other
+ * error (a failed key lookup is not a refusal).
+ */
+export function authFailureReason(error: unknown): AuthFailureReason | undefined {
+  if (error instanceof DigestChallenge) return error.reason;
+  if (!(error instanceof ApiError)) return undefined;
+  if (error.errorCode === 'IP_ADDRESS_NOT_ON_ACCESS_LIST') return 'ipNotAllowed';
+  return error.errorCode === 'USER_UNAUTHORIZED' ? 'forbidden' : undefined;
 }
 
 const MAX_PUBLIC_KEY_LENGTH = 256;
@@ -32,12 +77,16 @@ export async function authenticate(
   const now = deps.clock.now();
   // Only the MD5 challenge is sent: MongoDB's Go clients read one WWW-Authenticate value and reject
   // any other shape. SHA-256 answers to the same nonce are still accepted (curl, RFC 7616 clients).
-  const challenge = (stale = false) =>
-    new DigestChallenge(createChallenges({ secret: deps.secret, now, stale })[0] ?? '');
+  const challenge = (reason: AuthFailureReason) =>
+    new DigestChallenge(
+      createChallenges({ secret: deps.secret, now, stale: reason === 'staleNonce' })[0] ?? '',
+      reason,
+    );
 
-  const credentials = request.authorization ? parseAuthorization(request.authorization) : undefined;
+  if (!request.authorization) throw challenge('missingCredentials');
+  const credentials = parseAuthorization(request.authorization);
   // No API key has a name this long (and it could not be a table key): refuse before any lookup.
-  if (credentials === undefined || credentials.username.length > MAX_PUBLIC_KEY_LENGTH) throw challenge();
+  if (credentials === undefined || credentials.username.length > MAX_PUBLIC_KEY_LENGTH) throw challenge('malformed');
 
   let key: ApiKey | undefined;
   const verdict = await verifyDigest({
@@ -51,11 +100,13 @@ export async function authenticate(
       return key?.ha1[algorithm];
     },
   });
-  if (!verdict.ok) throw challenge(verdict.reason === 'stale-nonce');
-  if (key === undefined) throw challenge();
+  if (!verdict.ok) throw challenge(VERDICT_REASONS[verdict.reason]);
+  if (key === undefined) throw challenge('unknownKey');
 
   // A nonce's nc must grow: a replayed request (same nonce, same or lower nc) is refused.
-  if (!(await deps.keys.recordNonceUse(verdict.nonce, verdict.nc, verdict.nonceExpiresAt))) throw challenge();
+  if (!(await deps.keys.recordNonceUse(verdict.nonce, verdict.nc, verdict.nonceExpiresAt))) {
+    throw challenge('replayedNonce');
+  }
 
   if (!isAddressAllowed(request.sourceIp, key.accessList)) throw errors.notOnAccessList(request.sourceIp);
   return key;

@@ -2,7 +2,7 @@ import { errors } from '../domain/errors.js';
 import { effectiveDeliveryStatus, type RestoreJob } from '../domain/job.js';
 import { isoSeconds } from '../domain/time.js';
 import { getRestoreJob } from './get-restore-job.js';
-import type { ArtifactStore, CatalogStore, Clock, EventPublisher, JobStore, Workflow } from './ports.js';
+import type { ArtifactStore, CatalogStore, Clock, EventPublisher, JobObserver, JobStore, Workflow } from './ports.js';
 import type { ClusterRef } from './resolve-cluster.js';
 import { statusChange } from './status-events.js';
 
@@ -16,6 +16,7 @@ export interface CancelRestoreJobDeps {
   readonly secret: string;
   /** Aborts the build's multipart upload, deletes its work area and any artifact (build-artifact.ts cleanUpBuild). */
   readonly cleanUp: (job: RestoreJob) => Promise<void>;
+  readonly observer?: JobObserver;
 }
 
 /** What `DELETE …/restoreJobs/{JOB-ID}` says a cancelled execution stopped for (Step Functions' stop cause). */
@@ -69,11 +70,13 @@ async function cancelOne(deps: CancelRestoreJobDeps, read: RestoreJob): Promise<
   // The delivery status the kill starts from is part of its condition, so the event's previous status is exact;
   // while IN_PROGRESS it can move once (NOT_STARTED → IN_PROGRESS), hence a few tries.
   for (let attempt = 0; attempt < 3 && job.statusName === 'IN_PROGRESS'; attempt++) {
+    const at = deps.clock.now();
     const result = await deps.jobs.transition(job.id, 'kill', {
-      now: new Date(deps.clock.now()).toISOString(),
+      now: new Date(at).toISOString(),
       fromDelivery: job.delivery.statusName,
     });
     if (result.changed) {
+      deps.observer?.transitioned('kill', job, result.job, at);
       await afterKill(deps, job, result.job);
       return { changed: true, job: result.job };
     }
@@ -88,6 +91,7 @@ async function cancelOne(deps: CancelRestoreJobDeps, read: RestoreJob): Promise<
       expires: isoSeconds(now),
     });
     if (result.changed) {
+      deps.observer?.transitioned('revoke', job, result.job, now);
       await afterRevoke(deps, job, result.job);
       return { changed: true, job: result.job };
     }

@@ -2,12 +2,18 @@ import type { Cluster } from '../domain/catalog.js';
 import { type CreateRestoreJobBody, parseCreateRestoreJobBody } from '../domain/create-request.js';
 import { deriveToken, hashToken, newTokenSalt } from '../domain/delivery-token.js';
 import { errors } from '../domain/errors.js';
-import { type AutomatedRestoreTarget, artifactFileName, DELIVERY_DEFAULTS, type RestoreJob } from '../domain/job.js';
+import {
+  type AutomatedRestoreTarget,
+  artifactFileName,
+  DELIVERY_DEFAULTS,
+  type RestoreJob,
+  type SourceKind,
+} from '../domain/job.js';
 import { newObjectId } from '../domain/object-id.js';
-import { restoreSource } from '../domain/restore-source.js';
+import { restoreSource, sourceKindOf } from '../domain/restore-source.js';
 import { isoSeconds } from '../domain/time.js';
 import { planRestore, type RestorePlan } from './plan-restore.js';
-import type { CatalogStore, Clock, JobStore, Workflow } from './ports.js';
+import type { CatalogStore, Clock, JobObserver, JobStore, Workflow } from './ports.js';
 import { type ClusterRef, resolveCluster } from './resolve-cluster.js';
 
 export interface CreateRestoreJobRequest extends ClusterRef {
@@ -18,7 +24,14 @@ export interface CreateRestoreJobRequest extends ClusterRef {
   readonly authorizeTargetGroup: (groupId: string) => void;
 }
 
-type CreateDeps = { catalog: CatalogStore; jobs: JobStore; workflow: Workflow; clock: Clock; secret: string };
+type CreateDeps = {
+  catalog: CatalogStore;
+  jobs: JobStore;
+  workflow: Workflow;
+  clock: Clock;
+  secret: string;
+  observer?: JobObserver;
+};
 
 /**
  * Creates the restore job(s) for a request and starts their state machine executions: one job for a
@@ -35,8 +48,12 @@ export async function createRestoreJob(deps: CreateDeps, request: CreateRestoreJ
   const plans = await planRestore(deps.catalog, cluster, source, now);
 
   const batchId = cluster.typeName === 'SHARDED_CLUSTER' ? newObjectId(now) : undefined;
-  const jobs = plans.map((plan) => newJob({ plan, cluster, request, body, batchId, target, now, secret: deps.secret }));
+  const sourceKind = sourceKindOf(source, body);
+  const jobs = plans.map((plan) =>
+    newJob({ plan, cluster, request, body, sourceKind, batchId, target, now, secret: deps.secret }),
+  );
   await deps.jobs.create(jobs);
+  deps.observer?.created(jobs);
 
   // Batch jobs run in parallel. A job whose execution cannot start would stay IN_PROGRESS forever:
   // it is marked broken with the reason, and the request fails.
@@ -46,10 +63,12 @@ export async function createRestoreJob(deps: CreateDeps, request: CreateRestoreJ
   );
   for (const { job } of failed) {
     if (job === undefined) continue;
-    await deps.jobs.transition(job.id, 'fail', {
+    const at = deps.clock.now();
+    const result = await deps.jobs.transition(job.id, 'fail', {
       failureReason: 'The restore workflow could not be started.',
-      now: new Date(deps.clock.now()).toISOString(),
+      now: new Date(at).toISOString(),
     });
+    if (result.changed) deps.observer?.transitioned('fail', job, result.job, at);
   }
   if (failed[0] !== undefined) throw failed[0].result.reason;
   return jobs;
@@ -146,6 +165,7 @@ function newJob(args: {
   cluster: Cluster;
   request: CreateRestoreJobRequest;
   body: CreateRestoreJobBody;
+  sourceKind: SourceKind;
   batchId: string | undefined;
   target: AutomatedRestoreTarget | undefined;
   now: number;
@@ -188,6 +208,7 @@ function newJob(args: {
     ...(plan.checkpointId !== undefined && { checkpointId: plan.checkpointId }),
     ...(plan.oplog !== undefined && { oplog: plan.oplog }),
     ...(args.target !== undefined && { automatedRestore: args.target }),
+    sourceKind: args.sourceKind,
   };
 }
 

@@ -140,6 +140,18 @@ export interface JobStore {
   leaveUnfinishedIndex(jobId: string): Promise<boolean>;
 }
 
+/**
+ * Told what a use case did to jobs, once per write that applied: a retried step that finds its change made, or a
+ * replayed idempotent create, tells nothing. The functions count it in their metrics (functions/commons/metrics.ts);
+ * it must not throw, and the use case does not wait for it.
+ */
+export interface JobObserver {
+  /** New jobs were written (one, or a sharded cluster's batch). */
+  created(jobs: readonly RestoreJob[]): void;
+  /** `step` moved a job from `before` to `after` at `at` (epoch ms). */
+  transitioned(step: Step, before: RestoreJob, after: RestoreJob, at: number): void;
+}
+
 export interface UnfinishedJob {
   readonly id: string;
   readonly statusName: JobStatus;

@@ -176,26 +176,28 @@ describe('Step Functions', () => {
 
     // What each loop hands on, through Parameters, ItemSelector, ResultSelector and OutputPath.
     expect(payloadsOf('flaky-1', 'artifact-step', 'count').map((p) => p.batch)).toEqual([0, 1]);
-    expect(payloadsOf('flaky-1', 'artifact-step', 'plan')).toEqual([
-      { jobId: 'flaky-1', step: 'plan', countBatches: [0, 1] },
-    ]);
+    // Every task gets its execution's ARN ($$.Execution.Id), in Map iterations and Parallel branches too: the
+    // functions put it on their log lines.
+    expect(recordedCalls('flaky-1').every((c) => c.payload.executionArn === executionArn)).toBe(true);
+    const task = (payload: Record<string, unknown>) => ({ jobId: 'flaky-1', executionArn, ...payload });
+    expect(payloadsOf('flaky-1', 'artifact-step', 'plan')).toEqual([task({ step: 'plan', countBatches: [0, 1] })]);
     expect(payloadsOf('flaky-1', 'artifact-step', 'verify')).toEqual([
-      { jobId: 'flaky-1', step: 'verify', item: 0, progress: { algorithm: 'sha256', position: 0 } },
-      { jobId: 'flaky-1', step: 'verify', item: 0, progress: { algorithm: 'sha256', position: 1, state: 'opaque' } },
+      task({ step: 'verify', item: 0, progress: { algorithm: 'sha256', position: 0 } }),
+      task({ step: 'verify', item: 0, progress: { algorithm: 'sha256', position: 1, state: 'opaque' } }),
     ]);
     expect(payloadsOf('flaky-1', 'artifact-step', 'assembleBatch')).toEqual([
-      { jobId: 'flaky-1', step: 'assembleBatch', uploadId: 'upload-1', batch: 0 },
-      { jobId: 'flaky-1', step: 'assembleBatch', uploadId: 'upload-1', batch: 1 },
+      task({ step: 'assembleBatch', uploadId: 'upload-1', batch: 0 }),
+      task({ step: 'assembleBatch', uploadId: 'upload-1', batch: 1 }),
     ]);
     expect(payloadsOf('flaky-1', 'artifact-step', 'complete')).toEqual([
-      { jobId: 'flaky-1', step: 'complete', uploadId: 'upload-1' },
+      task({ step: 'complete', uploadId: 'upload-1' }),
     ]);
     expect(payloadsOf('flaky-1', 'artifact-step', 'hash').map((p) => p.progress)).toEqual([
       { algorithm: 'sha1', position: 0 },
       { algorithm: 'sha1', position: 1, state: 'opaque' },
     ]);
     expect(payloadsOf('flaky-1', 'restore-job-step', 'hashed')).toEqual([
-      { jobId: 'flaky-1', step: 'hashed', sha1: 'a'.repeat(40) },
+      task({ step: 'hashed', sha1: 'a'.repeat(40) }),
     ]);
     // The artifact went through JSON as on Lambda (Date → ISO string) into FinishDelivery's payload.
     expect(payloadsOf('flaky-1', 'restore-job-step', 'finish')[0]?.artifact).toMatchObject({

@@ -1,4 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { type InstrumentClient, uninstrumented } from '../client-config.js';
 
 /**
  * Timeouts on every S3 request: a stalled connection or response fails after these and is retried (the SDK's
@@ -14,14 +15,17 @@ export const S3_MAX_ATTEMPTS = 5;
  * One S3 client per process. Path-style addressing is only for the local S3 (s3rver), which has no
  * virtual-host buckets; checksum behaviour comes from the SDK's own environment variables.
  */
-export function createS3Client(opts: { forcePathStyle: boolean }): S3Client {
-  return new S3Client({
-    forcePathStyle: opts.forcePathStyle,
-    maxAttempts: S3_MAX_ATTEMPTS,
-    requestHandler: {
-      connectionTimeout: S3_CONNECTION_TIMEOUT_MS,
-      requestTimeout: S3_REQUEST_TIMEOUT_MS,
-      // Range builds read up to 16 objects at once and upload 4 parts: well under the default 50 sockets.
-    },
-  });
+export function createS3Client(opts: { forcePathStyle: boolean; instrument?: InstrumentClient }): S3Client {
+  const instrument = opts.instrument ?? uninstrumented;
+  return instrument(
+    new S3Client({
+      forcePathStyle: opts.forcePathStyle,
+      maxAttempts: S3_MAX_ATTEMPTS,
+      requestHandler: {
+        connectionTimeout: S3_CONNECTION_TIMEOUT_MS,
+        requestTimeout: S3_REQUEST_TIMEOUT_MS,
+        // Range builds read up to 16 objects at once and upload 4 parts: well under the default 50 sockets.
+      },
+    }),
+  );
 }

@@ -347,6 +347,9 @@ export class ServiceStack extends Stack {
     // The $default route: MongoDB's 404/405 for any request no route matches, from functions/routes.ts alone. No
     // bindings: it reads no table, no secret and no key (it authenticates nobody).
     const defaultRoute = new RestoreFunction(this, 'DefaultRoute', { name: DEFAULT_ROUTE_HANDLER, logRetention });
+    // GET /api/openapi.json: the OpenAPI document, bundled into the function (docs/openapi.json). No bindings either:
+    // it is public and reads nothing.
+    const getOpenApi = new RestoreFunction(this, 'GetOpenApi', { name: 'get-openapi', logRetention });
 
     this.functions = {
       'list-restore-jobs': listRestoreJobs,
@@ -365,6 +368,7 @@ export class ServiceStack extends Stack {
       'purge-restore-artifact': this.artifactPurge.function,
       'redrive-unfinished-jobs': redriveUnfinishedJobs,
       'default-route': defaultRoute,
+      'get-openapi': getOpenApi,
     };
 
     const { api, stage } = this.createApi(
@@ -378,6 +382,7 @@ export class ServiceStack extends Stack {
         'get-snapshot': getSnapshot,
         'list-checkpoints': listCheckpoints,
         'get-checkpoint': getCheckpoint,
+        'get-openapi': getOpenApi,
       },
       defaultRoute,
       props.apiThrottle ?? { rateLimit: 50, burstLimit: 100 },

@@ -14,6 +14,7 @@ import { PermanentError, toTaskError } from '#lib/use-cases/task-errors.js';
 import { artifactWork, buildTuning, linkBudget, snapshotFiles } from './commons/artifacts.js';
 import { catalogStore, jobStore } from './commons/deps.js';
 import { logger } from './commons/logger.js';
+import { correlateTask, observed } from './commons/observability.js';
 
 const jobId = z.string().regex(/^[0-9a-f]{24}$/);
 const index = z.int().min(0).max(100_000);
@@ -38,16 +39,17 @@ const input = z.discriminatedUnion('step', [
  * plan, verify, assemble (start, batches, complete) and hash. The ranges
  * themselves are built by build-artifact-range, which has the vCPUs for it.
  */
-export const handler = async (event: unknown, context: Context) => {
+export const handler = observed(async (event: unknown, context: Context) => {
   const parsed = input.safeParse(event);
   if (!parsed.success) throw new PermanentError(`Invalid artifact step: ${parsed.error.message}`);
   const request = parsed.data;
+  correlateTask(event, request.jobId);
   const deps = { jobs: jobStore(), catalog: catalogStore(), files: snapshotFiles(), work: artifactWork() };
   const tuning = buildTuning();
   const started = Date.now();
   try {
     const result = await run();
-    logger.info('Artifact step', { jobId: request.jobId, step: request.step, ms: Date.now() - started });
+    logger.info('Artifact step', { step: request.step, ms: Date.now() - started });
     return result;
   } catch (error) {
     throw toTaskError(error, `Artifact step ${request.step} failed`);
@@ -75,4 +77,4 @@ export const handler = async (event: unknown, context: Context) => {
         return hashArtifact(deps, request, linkBudget(context), tuning);
     }
   }
-};
+});

@@ -5,6 +5,7 @@ import { artifactWork, buildTuning } from './commons/artifacts.js';
 import { jobStore } from './commons/deps.js';
 import { events } from './commons/events.js';
 import { logger } from './commons/logger.js';
+import { correlateTask, observed } from './commons/observability.js';
 
 const input = z.object({ jobId: z.string().regex(/^[0-9a-f]{24}$/), range: z.int().min(0).max(100_000) });
 
@@ -13,15 +14,16 @@ const input = z.object({ jobId: z.string().regex(/^[0-9a-f]{24}$/), range: z.int
  * reads and gzip on every vCPU, into the range's own object. Deployed with Lambda's 10,240 MB (6 vCPUs) and
  * UV_THREADPOOL_SIZE set for them (cdk/service-stack.ts).
  */
-export const handler = async (event: unknown) => {
+export const handler = observed(async (event: unknown) => {
   const parsed = input.safeParse(event);
   if (!parsed.success) throw new PermanentError(`Invalid range input: ${parsed.error.message}`);
+  correlateTask(event, parsed.data.jobId);
   const started = Date.now();
   const { sizeBytes } = await buildRange(
     { jobs: jobStore(), work: artifactWork(), events: events() },
     parsed.data,
     buildTuning(),
   );
-  logger.info('Range built', { ...parsed.data, sizeBytes, ms: Date.now() - started });
+  logger.info('Range built', { range: parsed.data.range, sizeBytes, ms: Date.now() - started });
   return {};
-};
+});

@@ -5,6 +5,8 @@ import { artifactWork, restoreArtifacts } from './commons/artifacts.js';
 import { catalogStore, clock, jobStore } from './commons/deps.js';
 import { events } from './commons/events.js';
 import { apiHandler, clusterSegment } from './commons/http.js';
+import { correlate, logger } from './commons/logger.js';
+import { jobMetrics } from './commons/metrics.js';
 import { workflow } from './commons/workflow.js';
 
 /**
@@ -24,9 +26,16 @@ export const handler = apiHandler('createRestoreJob', async ({ event, groupId, f
       clock,
       secret,
       cleanUp: (job) => cleanUpBuild({ work: artifactWork() }, job),
+      observer: jobMetrics,
     },
     { family, groupId, cluster: clusterSegment(event), jobId: event.pathParameters.jobId ?? '' },
   );
+  const batchId = jobs[0]?.batchId;
+  if (batchId !== undefined) correlate({ batchId });
+  logger.info('Restore job cancelled', {
+    killed: jobs.filter((job) => job.statusName === 'KILLED').length,
+    revoked: jobs.filter((job) => job.statusName !== 'KILLED').length,
+  });
   const view = { baseUrl, family, secret, now };
   return {
     statusCode: 200,

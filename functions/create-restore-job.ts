@@ -1,11 +1,12 @@
 import { errors } from '#lib/domain/errors.js';
 import { parseIdempotencyKey } from '#lib/domain/idempotency-key.js';
 import { groupPath, toJobView } from '#lib/domain/view.js';
-import { authorize } from '#lib/use-cases/authenticate.js';
 import { createRestoreJob, createRestoreJobOnce } from '#lib/use-cases/create-restore-job.js';
 import { catalogStore, clock, jobStore } from './commons/deps.js';
-import { apiHandler, clusterSegment, type HttpEvent } from './commons/http.js';
+import { apiHandler, authorizeCounted, clusterSegment, type HttpEvent } from './commons/http.js';
 import { idempotentRuns } from './commons/idempotency.js';
+import { correlate, logger } from './commons/logger.js';
+import { jobDimensions, jobMetrics } from './commons/metrics.js';
 import { workflow } from './commons/workflow.js';
 
 function parseJsonBody(event: HttpEvent): unknown {
@@ -31,14 +32,22 @@ export const handler = apiHandler(
   async ({ event, key, groupId, family, baseUrl, secret, now, context }) => {
     const idempotencyKey = parseIdempotencyKey(event.headers['idempotency-key']);
     const cluster = clusterSegment(event);
-    const deps = { catalog: catalogStore(), jobs: jobStore(), workflow: workflow(), clock, secret };
+    let created = false;
+    const observer = {
+      ...jobMetrics,
+      created: (jobs: Parameters<typeof jobMetrics.created>[0]) => {
+        created = true;
+        jobMetrics.created(jobs);
+      },
+    };
+    const deps = { catalog: catalogStore(), jobs: jobStore(), workflow: workflow(), clock, secret, observer };
     const request = {
       family,
       groupId,
       cluster,
       baseUrl,
       body: parseJsonBody(event),
-      authorizeTargetGroup: (targetGroupId: string) => authorize(key, targetGroupId, 'createRestoreJob'),
+      authorizeTargetGroup: (targetGroupId: string) => authorizeCounted(key, targetGroupId, 'createRestoreJob'),
     };
     const jobs =
       idempotencyKey === undefined
@@ -54,6 +63,20 @@ export const handler = apiHandler(
               remainingTimeMs: () => context.getRemainingTimeInMillis(),
             },
           );
+    // The ids the job's execution and tasks log too (a batch: its id and every job's).
+    const [first] = jobs;
+    if (first !== undefined) {
+      correlate(
+        first.batchId === undefined
+          ? { jobId: first.id }
+          : { batchId: first.batchId, jobIds: jobs.map((job) => job.id) },
+      );
+      // A retry with the same Idempotency-Key answers the jobs the first request created, and creates none.
+      logger.info(created ? 'Restore job created' : 'Restore job create replayed', {
+        ...jobDimensions(first),
+        jobs: jobs.length,
+      });
+    }
     const view = { baseUrl, family, secret, now };
     return {
       statusCode: 200,

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { errors } from '#lib/domain/errors.js';
+import { observed } from './commons/observability.js';
 import { errorResponse, type HttpResult } from './commons/responses.js';
 import { routeMatcher } from './routes.js';
 
@@ -12,7 +13,7 @@ const matchRoute = routeMatcher();
  * secret access), so a 404 or 405 says only that no route exists, never whether a group or job does; API
  * Gateway answers an unrouted request before any authorizer just the same.
  */
-export const handler = async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
+export const handler = observed(async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
   const { method } = event.requestContext.http;
   const match = matchRoute(method, event.rawPath);
   switch (match.kind) {
@@ -25,4 +26,4 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<HttpResult
       // the table disagree. A logged 500, not a 404 that would hide it.
       return errorResponse(new Error(`$default received routed request ${match.routeKey}`), event);
   }
-};
+});

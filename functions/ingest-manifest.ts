@@ -7,6 +7,8 @@ import { ENV, requireEnv } from '#lib/env.js';
 import { ingestManifest } from '#lib/use-cases/ingest-manifest.js';
 import { catalogStore } from './commons/deps.js';
 import { logger } from './commons/logger.js';
+import { observed } from './commons/observability.js';
+import { instrumentClient } from './commons/tracer.js';
 
 let s3: ReturnType<typeof createS3Client> | undefined;
 
@@ -21,9 +23,9 @@ export function decodeS3Key(key: string): string {
  * Lambda retry it. Anything else (S3, DynamoDB) throws, so the asynchronous invocation is retried; every write is
  * an idempotent PutItem, so re-running a record is harmless.
  */
-export const handler = async (event: S3Event): Promise<void> => {
+export const handler = observed(async (event: S3Event): Promise<void> => {
   const bucket = requireEnv(ENV.snapshotBucket);
-  s3 ??= createS3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' });
+  s3 ??= createS3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true', instrument: instrumentClient });
   for (const record of event.Records ?? []) {
     const key = decodeS3Key(record.s3.object.key);
     if (record.s3.bucket.name !== bucket || !isManifestKey(key)) {
@@ -50,4 +52,4 @@ export const handler = async (event: S3Event): Promise<void> => {
       logger.error('Manifest rejected', { key, reason: error.reason, issues: error.issues });
     }
   }
-};
+});

@@ -7,6 +7,8 @@ import { artifactWork, restoreArtifacts } from './commons/artifacts.js';
 import { clock, jobStore, secret } from './commons/deps.js';
 import { events } from './commons/events.js';
 import { logger } from './commons/logger.js';
+import { jobMetrics } from './commons/metrics.js';
+import { observed } from './commons/observability.js';
 import { workflow } from './commons/workflow.js';
 
 // Longer than a create request takes between writing a job and starting its execution.
@@ -15,7 +17,11 @@ const GRACE_MS = 5 * 60 * 1000;
 // SDK calls, each at most 4 attempts of a 5 s request timeout: lib/adapters/client-config.ts).
 const RESERVE_MS = 25_000;
 
-/** Runs the sweeper (see the use case) with the fail step the state machine's MarkBroken runs. */
+/**
+ * Runs the sweeper (see the use case) with the fail step the state machine's MarkBroken runs; a job it breaks
+ * counts in JobsBroken. (One the state machine's last-resort write broke, when no Lambda could run, was not
+ * counted: its failed execution raises the ExecutionsFailed alarm instead.)
+ */
 export function sweep(options: {
   graceMs: number;
   hasTime?: () => boolean;
@@ -35,6 +41,7 @@ export function sweep(options: {
             secret: await secret().get(),
             artifacts: restoreArtifacts(),
             cleanUp: (job) => cleanUpBuild({ work: artifactWork() }, job),
+            observer: jobMetrics,
           },
           { jobId, step: 'fail', error: { Error: 'WorkflowEnded', Cause: reason } },
         );
@@ -45,7 +52,7 @@ export function sweep(options: {
 }
 
 /** Scheduled (every 5 minutes, 60 s timeout): every unfinished job gets an execution or an end. */
-export const handler = async (_event: unknown, context: Context) => {
+export const handler = observed(async (_event: unknown, context: Context) => {
   const result = await sweep({
     graceMs: GRACE_MS,
     hasTime: () => context.getRemainingTimeInMillis() > RESERVE_MS,
@@ -57,4 +64,4 @@ export const handler = async (_event: unknown, context: Context) => {
     logger.info('Swept unfinished restore jobs', { started, broken, followedUp, complete });
   }
   return { started: started.length, broken: broken.length, followedUp: followedUp.length, complete };
-};
+});

@@ -6,6 +6,8 @@ import { artifactWork, restoreArtifacts } from './commons/artifacts.js';
 import { clock, jobStore, secret } from './commons/deps.js';
 import { events } from './commons/events.js';
 import { logger } from './commons/logger.js';
+import { jobMetrics } from './commons/metrics.js';
+import { correlateTask, observed } from './commons/observability.js';
 import { artifactPurges } from './commons/purges.js';
 
 const jobId = z.string().regex(/^[0-9a-f]{24}$/);
@@ -29,10 +31,11 @@ const input = z.discriminatedUnion('step', [
  * State machine task: moves a job one step (start, finish, fail, expire) and publishes the change, or records the
  * artifact's SHA-1 once the hash chain has it (hashed).
  */
-export const handler = async (event: unknown) => {
+export const handler = observed(async (event: unknown) => {
   const parsed = input.safeParse(event);
   if (!parsed.success) throw new PermanentError(`Invalid step input: ${parsed.error.message}`);
   const request = parsed.data;
+  correlateTask(event, request.jobId);
   // Throttling, 5xx and unpublished events are retried by the state machine; anything else breaks the job.
   try {
     const deps = { jobs: jobStore(), events: events(), clock, secret: await secret().get() };
@@ -45,12 +48,13 @@ export const handler = async (event: unknown) => {
               artifacts: restoreArtifacts(),
               // A broken build's multipart upload is aborted and its work area deleted.
               cleanUp: (job) => cleanUpBuild({ work: artifactWork() }, job),
+              observer: jobMetrics,
             },
             request,
           );
-    logger.info('Restore job step', { jobId: request.jobId, step: request.step, ...result });
+    logger.info('Restore job step', { step: request.step, ...result });
     return result;
   } catch (error) {
     throw toTaskError(error, `Step ${request.step} failed`);
   }
-};
+});

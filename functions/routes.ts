@@ -23,7 +23,8 @@ export type ApiHandlerName =
   | 'list-snapshots'
   | 'get-snapshot'
   | 'list-checkpoints'
-  | 'get-checkpoint';
+  | 'get-checkpoint'
+  | 'get-openapi';
 
 /** The function behind the HTTP API's `$default` route: MongoDB's 404 or 405 for any unrouted request. */
 export const DEFAULT_ROUTE_HANDLER = 'default-route';
@@ -61,6 +62,8 @@ export const routes: readonly RouteDefinition[] = [
   { method: 'GET', path: opsManagerCheckpoints, handler: 'list-checkpoints' },
   { method: 'GET', path: `${opsManagerCheckpoints}/{checkpointId}`, handler: 'get-checkpoint' },
   { method: 'GET', path: '/backup/restore/v2/pull/{jobId}/{token}/{fileName}', handler: 'download-restore-artifact' },
+  // The OpenAPI document (docs/openapi.json), unauthenticated.
+  { method: 'GET', path: '/api/openapi.json', handler: 'get-openapi' },
 ];
 
 // ---------------------------------------------------------------------------------------------

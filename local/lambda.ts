@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { InvokeStore, InvokeStoreBase } from '@aws/lambda-invoke-store';
 import type { Context } from 'aws-lambda';
 
 /** What a function module exports as `handler` (payload in, JSON-serializable result out). */
@@ -35,6 +36,27 @@ export function createHandlerLoader(functionsDir: string): HandlerLoader {
   };
 }
 
+/**
+ * Lambda's per-invocation store, as the Node.js runtime keeps it for an environment that runs invocations
+ * concurrently (AWS_LAMBDA_MAX_CONCURRENCY, which the local stack sets): every function of the local stack shares
+ * this process, and requests, tasks and queue messages run at once. Powertools keeps its per-invocation state in
+ * it (log keys such as the job id, the Lambda context on log lines, metrics and their dimensions), so an
+ * invocation neither logs another's job id nor flushes its metrics. Call before any function module loads.
+ */
+export async function startInvocationScopes(): Promise<void> {
+  await InvokeStore.getInstanceAsync(true);
+}
+
+/** Runs one invocation in a context of its own, as the runtime does. */
+function scoped(handler: LambdaHandler): LambdaHandler {
+  return async (event, context) => {
+    const store = await InvokeStore.getInstanceAsync(true);
+    return store.run({ [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: context.awsRequestId }, () =>
+      handler(event, context),
+    );
+  };
+}
+
 async function importHandler(functionsDir: string, name: string): Promise<LambdaHandler> {
   // Names come from the route table and the state machine definition; refuse anything that could
   // walk out of the functions directory.
@@ -43,7 +65,7 @@ async function importHandler(functionsDir: string, name: string): Promise<Lambda
   if (!file) throw new Error(`No module for function ${name} in ${functionsDir}`);
   const mod = (await import(pathToFileURL(file).href)) as { handler?: unknown };
   if (typeof mod.handler !== 'function') throw new Error(`${file} does not export a handler function`);
-  return mod.handler as LambdaHandler;
+  return scoped(mod.handler as LambdaHandler);
 }
 
 /** A Lambda context object with the fields the Node.js runtime provides. */

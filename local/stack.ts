@@ -2,13 +2,21 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/commons/metric-names.js';
 import { DEFAULT_DOWNLOAD_URL_SECONDS } from '../lib/adapters/s3/restore-artifacts.js';
 import { MANIFEST_PREFIX, MANIFEST_SUFFIX } from '../lib/domain/manifest.js';
 import { ENV } from '../lib/env.js';
 import { type ApiGateway, startApiGateway } from './api-gateway.js';
 import { type AwsEndpoints, startAwsEndpoints, type TaskHook } from './aws-endpoints.js';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb.js';
-import { createHandlerLoader, jsonRoundTrip, LOCAL_ACCOUNT_ID, LOCAL_REGION, lambdaContext } from './lambda.js';
+import {
+  createHandlerLoader,
+  jsonRoundTrip,
+  LOCAL_ACCOUNT_ID,
+  LOCAL_REGION,
+  lambdaContext,
+  startInvocationScopes,
+} from './lambda.js';
 import { type LocalS3, startLocalS3 } from './s3.js';
 import { prepareTable } from './table-migration.js';
 
@@ -181,7 +189,18 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       AWS_ACCESS_KEY_ID: LOCAL_ACCESS_KEY_ID,
       AWS_SECRET_ACCESS_KEY: LOCAL_SECRET_ACCESS_KEY,
       // No checksum settings: the SDK's defaults (aws-chunked bodies with trailing checksums), as on AWS.
+      // Powertools, as CDK configures it. Metrics go to stdout as EMF lines, as on Lambda (where CloudWatch Logs
+      // turns them into metrics); X-Ray has no daemon here, so tracing is off (Powertools would also turn it off
+      // for want of AWS_EXECUTION_ENV: this says so).
+      POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      POWERTOOLS_TRACE_ENABLED: 'false',
+      // Every function shares this process and runs concurrently: as in a Lambda environment that does, Powertools
+      // keeps each invocation's state in the runtime's InvokeStore (lambda.ts). Only its presence is read.
+      AWS_LAMBDA_MAX_CONCURRENCY: '100',
     };
+    // The store exists before the variable that tells Powertools to use it.
+    await startInvocationScopes();
     Object.assign(process.env, env);
     // A session token from the developer's shell would pair real-credential state with the local key.
     delete process.env.AWS_SESSION_TOKEN;

@@ -5,8 +5,11 @@ import { S3SnapshotFiles } from '#lib/adapters/s3/snapshot-files.js';
 import { ENV, optionalIntEnv, requireEnv } from '#lib/env.js';
 import type { BuildTuning } from '#lib/use-cases/build-artifact.js';
 import { once } from './deps.js';
+import { instrumentClient } from './tracer.js';
 
-const s3 = /* @__PURE__ */ once(() => createS3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' }));
+export const s3Client = /* @__PURE__ */ once(() =>
+  createS3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true', instrument: instrumentClient }),
+);
 
 /** How long presigned artifact URLs live: unset on AWS (the default), shrunk by the local stack's tests. */
 // The purge of a used-up artifact waits twice this, as one SQS delay: SqsArtifactPurges refuses more than 900 s.
@@ -16,19 +19,19 @@ export const downloadUrlSeconds = /* @__PURE__ */ once(
 
 // The download function only presigns, so it is deployed without SNAPSHOT_BUCKET; builds require it.
 export const restoreArtifacts = /* @__PURE__ */ once(
-  () => new S3RestoreArtifacts(s3(), { restores: requireEnv(ENV.restoreBucket) }, downloadUrlSeconds()),
+  () => new S3RestoreArtifacts(s3Client(), { restores: requireEnv(ENV.restoreBucket) }, downloadUrlSeconds()),
 );
 
 export const artifactWork = /* @__PURE__ */ once(
   () =>
-    new S3ArtifactWork(s3(), {
+    new S3ArtifactWork(s3Client(), {
       restores: requireEnv(ENV.restoreBucket),
       snapshots: () => requireEnv(ENV.snapshotBucket),
     }),
 );
 
 export const snapshotFiles = /* @__PURE__ */ once(
-  () => new S3SnapshotFiles(s3(), () => requireEnv(ENV.snapshotBucket)),
+  () => new S3SnapshotFiles(s3Client(), () => requireEnv(ENV.snapshotBucket)),
 );
 
 /** Build tuning from the environment: unset on AWS (the defaults are sized for it), shrunk by tests. */

@@ -1,20 +1,24 @@
 /**
- * The HTTP edge shared by the API functions: middy with header and event normalizers, Digest
- * authentication and authorization, MongoDB's `pretty` and `envelope` output options, and MongoDB's
- * error body (responses.ts). Registered in that order; the error handler is last so it sees every failure.
+ * The HTTP edge shared by the API functions: middy with observability (observability.ts), header and event
+ * normalizers, Digest authentication and authorization, MongoDB's `pretty` and `envelope` output options, and
+ * MongoDB's error body (responses.ts). Registered in that order; the error handler is last so it sees every failure.
  */
 import middy from '@middy/core';
 import httpEventNormalizer from '@middy/http-event-normalizer';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { errors } from '#lib/domain/errors.js';
+import { ApiError, errors } from '#lib/domain/errors.js';
 import type { ApiFamily } from '#lib/domain/job.js';
+import { isObjectId } from '#lib/domain/object-id.js';
 import { parseOutputOptions } from '#lib/domain/query.js';
-import { authenticate, authorize, type Permission } from '#lib/use-cases/authenticate.js';
+import { authenticate, authFailureReason, authorize, type Permission } from '#lib/use-cases/authenticate.js';
 import type { ApiKey } from '#lib/use-cases/ports.js';
 import { checkGroupId } from '#lib/use-cases/resolve-cluster.js';
 import { publicBaseUrl } from './base-url.js';
 import { clock, keyStore, secret } from './deps.js';
+import { correlate } from './logger.js';
+import { countAuthFailure } from './metrics.js';
+import { observability } from './observability.js';
 import { errorResponse, type HttpResult, render } from './responses.js';
 
 export { errorResponse, type HttpResult, render } from './responses.js';
@@ -63,44 +67,90 @@ function bodyBytes(event: APIGatewayProxyEventV2): number {
   return Buffer.byteLength(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
 }
 
+/** Counts `error` in the AuthFailures metric if it is a refusal by authentication or authorization. */
+function countIfAuthFailure(error: unknown): void {
+  const reason = authFailureReason(error);
+  if (reason !== undefined) countAuthFailure(reason);
+}
+
+/** {@link authorize}, counting a refusal (the create request's target group is authorized this way too). */
+export function authorizeCounted(key: ApiKey, groupId: string, permission: Permission): void {
+  try {
+    authorize(key, groupId, permission);
+  } catch (error) {
+    countIfAuthFailure(error);
+    throw error;
+  }
+}
+
+/**
+ * Correlates the invocation's log lines with the job the path names (get, cancel, download). Only an ObjectId is
+ * taken: the path is the caller's to fill, and anything else names no job.
+ */
+export function correlatePathJob(event: { pathParameters?: Record<string, string | undefined> }): void {
+  const jobId = event.pathParameters?.jobId;
+  if (jobId !== undefined && isObjectId(jobId)) correlate({ jobId });
+}
+
 /** An API operation behind Digest authentication and the caller's role on the path's group. */
 export function apiHandler(permission: Permission, operation: (request: ApiRequest) => Promise<ApiResponse>) {
   return middy<HttpEvent, HttpResult, Error, Context>()
+    .use(observability())
     .use(httpHeaderNormalizer())
     .use(httpEventNormalizer())
     .use(mongoErrors())
     .handler(async (event, context) => {
-      // Before authentication, as API Gateway's own limit is: the size is no secret, and no key is read for it.
-      if (bodyBytes(event) > MAX_REQUEST_BODY_BYTES) throw errors.requestEntityTooLarge(MAX_REQUEST_BODY_BYTES);
-      const serviceSecret = await secret().get();
-      const requestUri = event.rawQueryString ? `${event.rawPath}?${event.rawQueryString}` : event.rawPath;
-      // Authentication comes before anything that reads the request: clients only sign after a 401 challenge.
-      const key = await authenticate(
-        { keys: keyStore(), secret: serviceSecret, clock },
-        {
-          method: event.requestContext.http.method,
-          requestUri,
-          sourceIp: event.requestContext.http.sourceIp,
-          ...(event.headers.authorization !== undefined && { authorization: event.headers.authorization }),
-        },
-      );
-      const groupId = event.pathParameters.groupId ?? '';
-      checkGroupId(groupId);
-      authorize(key, groupId, permission);
-      const output = parseOutputOptions(event.queryStringParameters);
-      const response = await operation({
-        event,
-        key,
-        groupId,
-        // From the matched route, not the raw path (which may be percent-encoded or behind a base path).
-        family: event.routeKey.includes(' /api/atlas/') ? 'atlas' : 'public',
-        baseUrl: publicBaseUrl(event),
-        secret: serviceSecret,
-        now: clock.now(),
-        context,
-      });
-      return render(response.statusCode, response.body, response.shape, output);
+      try {
+        return await answer(permission, operation, event, context);
+      } catch (error) {
+        // MongoDB's error answers (a 401 challenge, a 404, a 409) are answers, not failures of the function: they
+        // are rendered here, so that traces and the error path see only what went wrong (mongoErrors: a 500).
+        if (error instanceof ApiError) return errorResponse(error, event);
+        throw error;
+      }
     });
+}
+
+async function answer(
+  permission: Permission,
+  operation: (request: ApiRequest) => Promise<ApiResponse>,
+  event: HttpEvent,
+  context: Context,
+): Promise<HttpResult> {
+  correlatePathJob(event);
+  // Before authentication, as API Gateway's own limit is: the size is no secret, and no key is read for it.
+  if (bodyBytes(event) > MAX_REQUEST_BODY_BYTES) throw errors.requestEntityTooLarge(MAX_REQUEST_BODY_BYTES);
+  const serviceSecret = await secret().get();
+  const requestUri = event.rawQueryString ? `${event.rawPath}?${event.rawQueryString}` : event.rawPath;
+  // Authentication comes before anything that reads the request: clients only sign after a 401 challenge.
+  const key = await authenticate(
+    { keys: keyStore(), secret: serviceSecret, clock },
+    {
+      method: event.requestContext.http.method,
+      requestUri,
+      sourceIp: event.requestContext.http.sourceIp,
+      ...(event.headers.authorization !== undefined && { authorization: event.headers.authorization }),
+    },
+  ).catch((error: unknown) => {
+    countIfAuthFailure(error);
+    throw error;
+  });
+  const groupId = event.pathParameters.groupId ?? '';
+  checkGroupId(groupId);
+  authorizeCounted(key, groupId, permission);
+  const output = parseOutputOptions(event.queryStringParameters);
+  const response = await operation({
+    event,
+    key,
+    groupId,
+    // From the matched route, not the raw path (which may be percent-encoded or behind a base path).
+    family: event.routeKey.includes(' /api/atlas/') ? 'atlas' : 'public',
+    baseUrl: publicBaseUrl(event),
+    secret: serviceSecret,
+    now: clock.now(),
+    context,
+  });
+  return render(response.statusCode, response.body, response.shape, output);
 }
 
 /** The cluster path segment of the request, whichever family it uses. */

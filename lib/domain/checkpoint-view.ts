@@ -1,34 +1,13 @@
-import type { BsonTimestamp, Checkpoint, Cluster } from './catalog.js';
+import type { CheckpointPartView, CheckpointView } from './api-schemas.js';
+import type { Checkpoint, Cluster } from './catalog.js';
 import type { ApiFamily } from './job.js';
 import { isoSeconds } from './time.js';
-import { clusterPath, groupPath, type Link } from './view.js';
+import { clusterPath, groupPath } from './view.js';
 
-/** One shard's or the config server's part of a checkpoint, as MongoDB's Go clients decode it (`Part`). */
-export interface CheckpointPartView {
-  replicaSetName?: string;
-  typeName: 'REPLICA_SET' | 'CONFIG_SERVER_REPLICA_SET';
-  /** Shards only (MongoDB's config server part has none). */
-  shardName?: string;
-  tokenDiscovered: boolean;
-  /** The optime this member is restored to: an optime object, unlike the checkpoint's own dates. */
-  tokenTimestamp: BsonTimestamp;
-}
-
-/**
- * MongoDB's legacy checkpoint resource (Atlas v1.0 `…/backupCheckpoints`, Ops Manager v1.0 `…/checkpoints`). The Go
- * clients' `Checkpoint` has `started`, `completed` and `timestamp` as strings: ISO-8601 here, never an optime object.
- */
-export interface CheckpointView {
-  id: string;
-  groupId: string;
-  clusterId: string;
-  restorable: boolean;
-  started: string;
-  completed: string;
-  timestamp: string;
-  parts: CheckpointPartView[];
-  links: Link[];
-}
+// MongoDB's legacy checkpoint resource (Atlas v1.0 `…/backupCheckpoints`, Ops Manager v1.0 `…/checkpoints`); its
+// shape is a zod schema (api-schemas.ts, the OpenAPI document's source). The Go clients' `Checkpoint` has `started`,
+// `completed` and `timestamp` as strings: ISO-8601 here, never an optime object.
+export type { CheckpointPartView, CheckpointView } from './api-schemas.js';
 
 /** The path segment of a cluster's checkpoints in each family. */
 export function checkpointsSegment(family: ApiFamily): string {

@@ -5,31 +5,42 @@ import { MAX_INCREMENT } from './optime.js';
 
 const objectId = z.string().regex(/^[0-9a-f]{24}$/);
 
-const delivery = z.strictObject({
-  methodName: z.enum(['HTTP', 'AUTOMATED_RESTORE']),
-  expirationHours: z.int().min(1).max(MAX_EXPIRATION_HOURS).optional(),
-  maxDownloads: z.int().min(1).max(MAX_DOWNLOADS).optional(),
-  targetGroupId: objectId.optional(),
-  targetClusterName: z.string().min(1).max(64).optional(),
-  targetClusterId: objectId.optional(),
-});
+// The descriptions (.meta) are the OpenAPI document's (lib/openapi/); parsing ignores them.
+const delivery = z
+  .strictObject({
+    methodName: z.enum(['HTTP', 'AUTOMATED_RESTORE']).meta({
+      description: 'AUTOMATED_RESTORE: once ready, the artifact is announced to the target side (docs/events.md).',
+    }),
+    expirationHours: z.int().min(1).max(MAX_EXPIRATION_HOURS).optional(),
+    maxDownloads: z.int().min(1).max(MAX_DOWNLOADS).optional(),
+    targetGroupId: objectId.meta({ description: 'AUTOMATED_RESTORE: the target group.' }).optional(),
+    targetClusterName: z.string().min(1).max(64).meta({ description: 'AUTOMATED_RESTORE (Atlas).' }).optional(),
+    targetClusterId: objectId.meta({ description: 'AUTOMATED_RESTORE (Ops Manager).' }).optional(),
+  })
+  .meta({ description: "How the artifact is delivered; omitted fields take the path family's defaults." });
 
 /**
  * POST …/restoreJobs body, every form the seeds document. Unknown attributes are refused as MongoDB
  * refuses them. Which source forms are served is decided by the use case.
  */
-export const createRestoreJobBody = z.strictObject({
-  snapshotId: objectId.optional(),
-  delivery: delivery.optional(),
-  timestamp: z
-    .strictObject({ date: z.iso.datetime({ offset: true }), increment: z.int().min(0).max(MAX_INCREMENT) })
-    .optional(),
-  pointInTimeUTCMillis: z.int().optional(),
-  oplogTs: z.union([z.string(), z.int()]).optional(),
-  oplogInc: z.union([z.string(), z.int()]).optional(),
-  checkpointId: objectId.optional(),
-  checkPointId: objectId.optional(),
-});
+export const createRestoreJobBody = z
+  .strictObject({
+    snapshotId: objectId.meta({ description: 'Restore this snapshot.' }).optional(),
+    delivery: delivery.optional(),
+    timestamp: z
+      .strictObject({ date: z.iso.datetime({ offset: true }), increment: z.int().min(0).max(MAX_INCREMENT) })
+      .meta({ description: 'A point in time: this oplog optime.' })
+      .optional(),
+    pointInTimeUTCMillis: z.int().meta({ description: 'A point in time within the last 24 hours.' }).optional(),
+    oplogTs: z
+      .union([z.string(), z.int()])
+      .meta({ description: 'A point in time (with oplogInc): the optime’s seconds since the epoch.' })
+      .optional(),
+    oplogInc: z.union([z.string(), z.int()]).meta({ description: 'The optime’s increment (with oplogTs).' }).optional(),
+    checkpointId: objectId.meta({ description: "A sharded cluster's checkpoint." }).optional(),
+    checkPointId: objectId.meta({ description: 'The same, as the Go clients spell it.' }).optional(),
+  })
+  .meta({ id: 'CreateRestoreJobRequest', description: 'One source (and optionally a delivery).' });
 
 export type CreateRestoreJobBody = z.infer<typeof createRestoreJobBody>;
 

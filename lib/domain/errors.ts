@@ -1,15 +1,12 @@
+import type { ErrorBody } from './api-schemas.js';
+
 /**
  * Errors a client may see, as MongoDB's API shapes them:
- * `{detail, error, errorCode, parameters, reason}`. Everything else that escapes a handler is an
- * internal error and becomes a generic 500 UNEXPECTED_ERROR (no detail leaks out).
+ * `{detail, error, errorCode, parameters, reason}` (a zod schema in api-schemas.ts, the OpenAPI document's source).
+ * Everything else that escapes a handler is an internal error and becomes a generic 500 UNEXPECTED_ERROR (no
+ * detail leaks out).
  */
-export interface ErrorBody {
-  readonly detail: string;
-  readonly error: number;
-  readonly errorCode: string;
-  readonly parameters: readonly unknown[];
-  readonly reason: string;
-}
+export type { ErrorBody } from './api-schemas.js';
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
@@ -43,7 +40,7 @@ export class ApiError extends Error {
       detail: this.detail,
       error: this.statusCode,
       errorCode: this.errorCode,
-      parameters: this.parameters,
+      parameters: [...this.parameters],
       reason: REASONS[this.statusCode] ?? 'Error',
     };
   }

@@ -5,15 +5,18 @@ import type { BsonTimestamp } from './catalog.js';
  * EXPIRED and MAX_DOWNLOADS_EXCEEDED are computed at read time from `expires` and `downloadCount`,
  * so reads are right before any timer fires.
  */
-export type JobStatus = 'IN_PROGRESS' | 'FINISHED' | 'BROKEN' | 'KILLED';
-export type DeliveryStatus =
-  | 'NOT_STARTED'
-  | 'IN_PROGRESS'
-  | 'READY'
-  | 'FAILED'
-  | 'INTERRUPTED'
-  | 'EXPIRED'
-  | 'MAX_DOWNLOADS_EXCEEDED';
+export const JOB_STATUSES = ['IN_PROGRESS', 'FINISHED', 'BROKEN', 'KILLED'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const DELIVERY_STATUSES = [
+  'NOT_STARTED',
+  'IN_PROGRESS',
+  'READY',
+  'FAILED',
+  'INTERRUPTED',
+  'EXPIRED',
+  'MAX_DOWNLOADS_EXCEEDED',
+] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 /** Which path family created the job; links and events use the same family. */
 export type ApiFamily = 'atlas' | 'public';

@@ -42,15 +42,17 @@ export interface ListQuery {
 export const MAX_ITEMS_PER_PAGE = 500;
 // pageNum is bounded so that skipping to a page stays a bounded amount of reading.
 export const MAX_PAGE_NUM = 100_000;
+/** What an absent (or empty) list parameter means; the OpenAPI document's defaults (lib/domain/api-schemas.ts). */
+export const LIST_QUERY_DEFAULTS = { pageNum: 1, itemsPerPage: 100, includeCount: true } as const;
 
 export function parseListQuery(query: Query): ListQuery {
   const batchId = query.batchId;
   if (batchId !== undefined && !isObjectId(batchId))
     throw errors.invalidAttribute('batchId', 'It must be a 24-hex ObjectId.');
   return {
-    pageNum: parseInteger(query, 'pageNum', 1, 1, MAX_PAGE_NUM),
-    itemsPerPage: parseInteger(query, 'itemsPerPage', 100, 1, MAX_ITEMS_PER_PAGE),
-    includeCount: parseBoolean(query, 'includeCount', true),
+    pageNum: parseInteger(query, 'pageNum', LIST_QUERY_DEFAULTS.pageNum, 1, MAX_PAGE_NUM),
+    itemsPerPage: parseInteger(query, 'itemsPerPage', LIST_QUERY_DEFAULTS.itemsPerPage, 1, MAX_ITEMS_PER_PAGE),
+    includeCount: parseBoolean(query, 'includeCount', LIST_QUERY_DEFAULTS.includeCount),
     ...(batchId !== undefined && { batchId }),
   };
 }

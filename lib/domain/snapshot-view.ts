@@ -1,34 +1,11 @@
-import { type BsonTimestamp, type Cluster, type Snapshot, snapshotSizeBytes } from './catalog.js';
+import type { SnapshotPartView, SnapshotView } from './api-schemas.js';
+import { type Cluster, type Snapshot, snapshotSizeBytes } from './catalog.js';
 import type { ApiFamily } from './job.js';
-import { clusterPath, groupPath, type Link } from './view.js';
+import { clusterPath, groupPath } from './view.js';
 
-/** One replica set's part of a snapshot, as MongoDB's legacy snapshot resource prints it. */
-export interface SnapshotPartView {
-  clusterId: string;
-  replicaSetName?: string;
-  typeName: 'REPLICA_SET' | 'CONFIG_SERVER_REPLICA_SET';
-  fileSizeBytes: number;
-  dataSizeBytes: number;
-  storageSizeBytes: number;
-  mongodVersion?: string;
-  encryptionEnabled: boolean;
-  masterKeyUUID?: string;
-}
-
-/** MongoDB's legacy snapshot resource (Atlas v1.0 / Ops Manager v1.0 `…/clusters/{cluster}/snapshots`). */
-export interface SnapshotView {
-  id: string;
-  groupId: string;
-  clusterId: string;
-  created: BsonTimestamp;
-  complete: boolean;
-  expires?: string;
-  doNotDelete: false;
-  isPossiblyInconsistent: false;
-  lastOplogAppliedTimestamp: BsonTimestamp;
-  parts: SnapshotPartView[];
-  links: Link[];
-}
+// MongoDB's legacy snapshot resource (Atlas v1.0 / Ops Manager v1.0 `…/clusters/{cluster}/snapshots`); its shape is
+// a zod schema (api-schemas.ts, the OpenAPI document's source).
+export type { SnapshotPartView, SnapshotView } from './api-schemas.js';
 
 export interface SnapshotViewContext {
   readonly baseUrl: string;

@@ -1,12 +1,9 @@
-import type { BsonTimestamp } from './catalog.js';
+import type { Link, ListView, RestoreJobView } from './api-schemas.js';
 import { deriveToken } from './delivery-token.js';
-import {
-  type ApiFamily,
-  type DeliveryStatus,
-  effectiveDeliveryStatus,
-  type JobStatus,
-  type RestoreJob,
-} from './job.js';
+import { type ApiFamily, effectiveDeliveryStatus, type RestoreJob } from './job.js';
+
+// The wire shapes are zod schemas (api-schemas.ts, the OpenAPI document's source); only their types come in here.
+export type { Link, ListView, RestoreJobView } from './api-schemas.js';
 
 /** Where a view is rendered: the base of the request (or the job's own base, for events) and its path family. */
 export interface ViewContext {
@@ -15,46 +12,6 @@ export interface ViewContext {
   readonly family: ApiFamily;
   readonly secret: string;
   readonly now: number;
-}
-
-export interface Link {
-  readonly href: string;
-  readonly rel: string;
-}
-
-export interface RestoreJobView {
-  id: string;
-  groupId: string;
-  clusterId: string;
-  clusterName: string;
-  batchId?: string;
-  snapshotId?: string;
-  created: string;
-  timestamp: BsonTimestamp;
-  statusName: JobStatus;
-  pointInTime: boolean;
-  encryptionEnabled: boolean;
-  masterKeyUUID?: string;
-  delivery: {
-    methodName: 'HTTP';
-    statusName: DeliveryStatus;
-    expirationHours: number;
-    maxDownloads: number;
-    url?: string;
-    expires?: string;
-  };
-  hashes?: { typeName: 'SHA1'; fileName: string; hash: string }[];
-  /** Not in MongoDB's API (its clients ignore unknown fields): how far the artifact's build has come, in tar bytes. */
-  progress?: { bytesTotal: number; bytesDone: number };
-  /** Not in MongoDB's API: why a BROKEN job could not finish. */
-  statusReason?: string;
-  links: Link[];
-}
-
-export interface ListView<T> {
-  totalCount?: number;
-  results: T[];
-  links: Link[];
 }
 
 /** Path prefix of a group in a family. */

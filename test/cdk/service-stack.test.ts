@@ -56,6 +56,7 @@ const functionNames: readonly RestoreFunctionName[] = [
   'redrive-unfinished-jobs',
   'default-route',
   'purge-restore-artifact',
+  'get-openapi',
 ];
 const functionId = (name: RestoreFunctionName) =>
   service.getLogicalId(service.functions[name].function.node.defaultChild as CfnFunction);
@@ -254,6 +255,8 @@ describe('functions', () => {
     },
     // Answers from the route table alone: no adapter, so no variable.
     'default-route': base,
+    // Serves the document bundled into it.
+    'get-openapi': base,
   };
 
   it('binds the variable of every adapter a function module creates (functions/commons)', () => {
@@ -615,20 +618,21 @@ describe('IAM', () => {
     }
   });
 
-  it('gives the default-route function no access to data: only its own logs and X-Ray', () => {
-    const statements = statementsOf(DEFAULT_ROUTE_HANDLER);
-    expect(
-      actionsOf(statements)
-        .filter((a) => !/^(logs|xray):/.test(a))
-        .sort(),
-    ).toEqual([]);
-    const logGroupId = service.getLogicalId(
-      service.functions[DEFAULT_ROUTE_HANDLER].logGroup.node.defaultChild as never,
-    );
-    for (const statement of statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('logs:')))) {
-      expect(statement.Resource).toEqual(getAtt(logGroupId));
-    }
-  });
+  it.each([DEFAULT_ROUTE_HANDLER, 'get-openapi'] as const)(
+    'gives the %s function no access to data: only its own logs and X-Ray',
+    (name) => {
+      const statements = statementsOf(name);
+      expect(
+        actionsOf(statements)
+          .filter((a) => !/^(logs|xray):/.test(a))
+          .sort(),
+      ).toEqual([]);
+      const logGroupId = service.getLogicalId(service.functions[name].logGroup.node.defaultChild as never);
+      for (const statement of statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('logs:')))) {
+        expect(statement.Resource).toEqual(getAtt(logGroupId));
+      }
+    },
+  );
 
   it('lets the state machine role invoke exactly the three task functions', () => {
     const roleId = (propsOf(stateMachineId).RoleArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];

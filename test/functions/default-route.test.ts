@@ -1,7 +1,10 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { handler } from '#functions/default-route.js';
+import { handler as defaultRoute } from '#functions/default-route.js';
 import { routes } from '#functions/routes.js';
+import { lambdaContext } from '#local/lambda.js';
+
+const handler = (event: APIGatewayProxyEventV2) => defaultRoute(event, lambdaContext('default-route', 3_000));
 
 const event = (method: string, rawPath: string, query?: Record<string, string>) =>
   ({

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GoDigestClient, parseGoChallenge } from '../helpers/go-digest.js';
+import { openApiValidator } from '../helpers/openapi-validator.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
 const run = promisify(execFile);
@@ -88,8 +89,12 @@ describe('HTTP Digest authentication', () => {
   });
 
   it('works with curl --digest, as the seed examples call it', async () => {
-    const { stdout } = await run('curl', [
+    const url = `${t.baseUrl}${t.publicJobs()}?pretty=true`;
+    const { stdout, stderr } = await run('curl', [
       '--silent',
+      // The status and type go to stderr, for the OpenAPI check (fetch's answers are checked by the test setup).
+      '--write-out',
+      '%{stderr}%{http_code} %{content_type}',
       '--user',
       `${t.keys.ownerA.publicKey}:${t.keys.ownerA.privateKey}`,
       '--digest',
@@ -97,10 +102,18 @@ describe('HTTP Digest authentication', () => {
       'Content-Type: application/json',
       '-X',
       'POST',
-      `${t.baseUrl}${t.publicJobs()}?pretty=true`,
+      url,
       '--data',
       JSON.stringify({ snapshotId: t.snapshotsA[0]?.id }),
     ]);
+    const [status, contentType] = stderr.split(' ');
+    openApiValidator().check({
+      method: 'POST',
+      url,
+      status: Number(status),
+      headers: new Headers({ 'content-type': contentType ?? '' }),
+      text: stdout,
+    });
     const body = JSON.parse(stdout) as { totalCount: number; results: { statusName: string }[] };
     expect(body.totalCount).toBe(1);
     expect(body.results[0]?.statusName).toBe('IN_PROGRESS');

@@ -2,13 +2,14 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { handler as ingest } from '#functions/ingest-manifest.js';
+import { handler } from '#functions/ingest-manifest.js';
 import { DynamoCatalogStore } from '#lib/adapters/dynamodb/catalog-store.js';
 import { createDocumentClient } from '#lib/adapters/dynamodb/client.js';
 import { S3SnapshotFiles } from '#lib/adapters/s3/snapshot-files.js';
 import type { SnapshotFile } from '#lib/domain/catalog.js';
 import { newObjectId } from '#lib/domain/object-id.js';
 import { ENV, requireEnv } from '#lib/env.js';
+import { lambdaContext } from '#local/lambda.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
 type Json = Record<string, any>;
@@ -74,6 +75,9 @@ async function listFiles(snapshotId: string): Promise<SnapshotFile[]> {
   for await (const file of new S3SnapshotFiles(s3, () => bucket).list(snapshot)) files.push(file);
   return files;
 }
+
+/** The handler invoked as S3 would, in this process. */
+const ingest = (event: S3Event) => handler(event, lambdaContext('ingest-manifest', 60_000));
 
 /** An S3 notification for `key` in the snapshot bucket, as AWS builds it (URL-encoded key, `+` for spaces). */
 const eventFor = (key: string): S3Event =>

@@ -25,9 +25,9 @@ const handlers: Record<string, LambdaHandler> = {
     throw new Error('boom');
   },
   // The real $default function: the gateway must send it every unrouted request, as API Gateway does.
-  'default-route': async (event) => {
+  'default-route': async (event, context) => {
     events.push(event as APIGatewayProxyEventV2);
-    return defaultRoute(event as APIGatewayProxyEventV2);
+    return defaultRoute(event as APIGatewayProxyEventV2, context);
   },
 };
 

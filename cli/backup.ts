@@ -267,25 +267,39 @@ interface ImportOplogOptions extends BackupOptions {
   afterInc?: number;
 }
 
-/** The newest slice this cluster's oplog manifests (as `backup import-oplog` names them) register before `first`. */
-async function previousSlice(
+/** Length of `optimeKey`'s fixed-width sort key, the start of every oplog manifest key `backup import-oplog` writes. */
+const OPTIME_KEY_LENGTH = optimeKey({ date: '1970-01-01T00:00:00Z', increment: 0 }).length;
+
+/**
+ * What this cluster's oplog manifests (as `backup import-oplog` names them: `<first optime key>-<id>.json`) say about
+ * a new slice from `first` to `last`: the slice just before it, if any, or the one it would overlap.
+ */
+async function neighbours(
   uploads: SnapshotBucketUploads,
   prefix: string,
   first: Optime,
-): Promise<{ key: string; last: Optime } | undefined> {
+  last: Optime,
+): Promise<{ previous?: { key: string; last: Optime }; overlapping?: string }> {
   const firstKey = optimeKey(toBsonTimestamp(first));
-  let previous: string | undefined;
+  const lastKey = optimeKey(toBsonTimestamp(last));
+  let previousKey: string | undefined;
   for await (const key of uploads.keys(prefix)) {
-    // Keys start with the slice's first optime as a fixed-width sort key, so S3's order is the oplog's.
-    if (key.endsWith('.json') && key.slice(prefix.length) < firstKey) previous = key;
+    if (!key.endsWith('.json')) continue;
+    // A fixed-width sort key: S3's (lexicographic) order is the oplog's.
+    const start = key.slice(prefix.length, prefix.length + OPTIME_KEY_LENGTH);
+    if (start < firstKey) previousKey = key;
+    else if (start <= lastKey) return { overlapping: key };
   }
-  if (previous === undefined) return undefined;
-  const text = await uploads.getText(previous);
+  if (previousKey === undefined) return {};
+  const text = await uploads.getText(previousKey);
   const parsed = text === undefined ? undefined : manifest.safeParse(JSON.parse(text));
-  if (!parsed?.success || parsed.data.kind !== 'oplog')
-    throw new CliError(EXIT.apiError, `${previous} is not an oplog manifest`);
+  if (!parsed?.success || parsed.data.kind !== 'oplog') {
+    throw new CliError(EXIT.apiError, `${previousKey} is not an oplog manifest`);
+  }
   const { date, increment } = parsed.data.last;
-  return { key: previous, last: { t: Math.floor(Date.parse(date) / 1000), i: increment } };
+  const previousLast = { t: Math.floor(Date.parse(date) / 1000), i: increment };
+  if (compareOptimes(previousLast, first) >= 0) return { overlapping: previousKey };
+  return { previous: { key: previousKey, last: previousLast } };
 }
 
 async function importOplog(fileArgument: string, options: ImportOplogOptions): Promise<void> {
@@ -322,23 +336,20 @@ async function importOplog(fileArgument: string, options: ImportOplogOptions): P
 
   const uploads = uploadsFor(ctx);
   const prefix = `${OPLOG_MANIFESTS}${groupId}/${clusterId}/`;
+  const found = await neighbours(uploads, prefix, first, last);
+  if (found.overlapping !== undefined) {
+    throw usageError(`${fileArgument} overlaps the slice registered by ${found.overlapping} (imported already?)`);
+  }
   let after: Optime;
   if (options.afterTs !== undefined && options.afterInc !== undefined) {
     after = { t: options.afterTs, i: options.afterInc };
+  } else if (found.previous !== undefined) {
+    after = found.previous.last;
   } else {
-    const previous = await previousSlice(uploads, prefix, first);
-    if (previous === undefined) {
-      throw usageError(
-        'No earlier slice of this cluster was imported: give --after-ts and --after-inc, the optime just before the ' +
-          "first entry (the snapshot's timestamp for the first slice after it).",
-      );
-    }
-    if (compareOptimes(previous.last, first) >= 0) {
-      throw usageError(
-        `${fileArgument} overlaps the slice of ${previous.key}, which ends at Timestamp(${previous.last.t}, ${previous.last.i})`,
-      );
-    }
-    after = previous.last;
+    throw usageError(
+      'No earlier slice of this cluster was imported: give --after-ts and --after-inc, the optime just before the ' +
+        "first entry (the snapshot's timestamp for the first slice after it).",
+    );
   }
 
   const id = newObjectId();

@@ -2,6 +2,7 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import {
   assembleBatch,
+  type BuildDeps,
   completeArtifact,
   countOplogBatch,
   hashArtifact,
@@ -15,6 +16,7 @@ import { artifactWork, buildTuning, linkBudget, snapshotFiles } from './commons/
 import { catalogStore, jobStore } from './commons/deps.js';
 import { logger } from './commons/logger.js';
 import { correlateTask, observed } from './commons/observability.js';
+import { meteredTask } from './commons/usage.js';
 
 const jobId = z.string().regex(/^[0-9a-f]{24}$/);
 const index = z.int().min(0).max(100_000);
@@ -48,14 +50,15 @@ export const handler = observed(async (event: unknown, context: Context) => {
   const tuning = buildTuning();
   const started = Date.now();
   try {
-    const result = await run();
+    // Its duration and snapshot reads count in the job's usage (docs/metering.md).
+    const result = await meteredTask(request.jobId, deps.work, (work) => run({ ...deps, work }));
     logger.info('Artifact step', { step: request.step, ms: Date.now() - started });
     return result;
   } catch (error) {
     throw toTaskError(error, `Artifact step ${request.step} failed`);
   }
 
-  async function run(): Promise<unknown> {
+  async function run(deps: BuildDeps): Promise<unknown> {
     switch (request.step) {
       case 'prepare':
         return prepareArtifact(deps, request, tuning);

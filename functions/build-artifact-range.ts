@@ -6,6 +6,7 @@ import { jobStore } from './commons/deps.js';
 import { events } from './commons/events.js';
 import { logger } from './commons/logger.js';
 import { correlateTask, observed } from './commons/observability.js';
+import { meteredTask } from './commons/usage.js';
 
 const input = z.object({ jobId: z.string().regex(/^[0-9a-f]{24}$/), range: z.int().min(0).max(100_000) });
 
@@ -19,10 +20,9 @@ export const handler = observed(async (event: unknown) => {
   if (!parsed.success) throw new PermanentError(`Invalid range input: ${parsed.error.message}`);
   correlateTask(event, parsed.data.jobId);
   const started = Date.now();
-  const { sizeBytes } = await buildRange(
-    { jobs: jobStore(), work: artifactWork(), events: events() },
-    parsed.data,
-    buildTuning(),
+  // Its duration and snapshot reads count in the job's usage (docs/metering.md).
+  const { sizeBytes } = await meteredTask(parsed.data.jobId, artifactWork(), (work) =>
+    buildRange({ jobs: jobStore(), work, events: events() }, parsed.data, buildTuning()),
   );
   logger.info('Range built', { range: parsed.data.range, sizeBytes, ms: Date.now() - started });
   return {};

@@ -7,6 +7,7 @@ import { events } from './commons/events.js';
 import { apiHandler, clusterSegment } from './commons/http.js';
 import { correlate, logger } from './commons/logger.js';
 import { jobMetrics } from './commons/metrics.js';
+import { recordUsage, usageNotRecorded } from './commons/usage.js';
 import { workflow } from './commons/workflow.js';
 
 /**
@@ -26,6 +27,8 @@ export const handler = apiHandler('createRestoreJob', async ({ event, groupId, f
       clock,
       secret,
       cleanUp: (job) => cleanUpBuild({ work: artifactWork() }, job),
+      recordUsage,
+      onUsageNotRecorded: usageNotRecorded,
       observer: jobMetrics,
     },
     { family, groupId, cluster: clusterSegment(event), jobId: event.pathParameters.jobId ?? '' },

@@ -13,6 +13,7 @@ import type { DownloadRefusal } from './commons/metric-names.js';
 import { countDownload } from './commons/metrics.js';
 import { observability } from './commons/observability.js';
 import { artifactPurges } from './commons/purges.js';
+import { recordUsage, usageNotRecorded } from './commons/usage.js';
 
 /** The refusals of download-restore-artifact.ts, by MongoDB error code. */
 const REFUSALS: Readonly<Record<string, DownloadRefusal>> = {
@@ -47,6 +48,8 @@ export const handler = middy<HttpEvent, HttpResult, Error, Context>()
           clock,
           secret: await secret().get(),
           purges: artifactPurges(),
+        recordUsage,
+        onUsageNotRecorded: usageNotRecorded,
           onUnrecorded: (error, jobId) =>
             logger.error('MAX_DOWNLOADS_EXCEEDED not recorded', {
               jobId,

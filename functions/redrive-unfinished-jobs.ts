@@ -9,6 +9,7 @@ import { events } from './commons/events.js';
 import { logger } from './commons/logger.js';
 import { jobMetrics } from './commons/metrics.js';
 import { observed } from './commons/observability.js';
+import { recordUsage } from './commons/usage.js';
 import { workflow } from './commons/workflow.js';
 
 // Longer than a create request takes between writing a job and starting its execution.
@@ -41,6 +42,7 @@ export function sweep(options: {
             secret: await secret().get(),
             artifacts: restoreArtifacts(),
             cleanUp: (job) => cleanUpBuild({ work: artifactWork() }, job),
+            recordUsage,
             observer: jobMetrics,
           },
           { jobId, step: 'fail', error: { Error: 'WorkflowEnded', Cause: reason } },

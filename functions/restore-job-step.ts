@@ -9,6 +9,7 @@ import { logger } from './commons/logger.js';
 import { jobMetrics } from './commons/metrics.js';
 import { correlateTask, observed } from './commons/observability.js';
 import { artifactPurges } from './commons/purges.js';
+import { recordUsage } from './commons/usage.js';
 
 const jobId = z.string().regex(/^[0-9a-f]{24}$/);
 const input = z.discriminatedUnion('step', [
@@ -38,7 +39,7 @@ export const handler = observed(async (event: unknown) => {
   correlateTask(event, request.jobId);
   // Throttling, 5xx and unpublished events are retried by the state machine; anything else breaks the job.
   try {
-    const deps = { jobs: jobStore(), events: events(), clock, secret: await secret().get() };
+    const deps = { jobs: jobStore(), events: events(), clock, secret: await secret().get(), recordUsage };
     const result =
       request.step === 'hashed'
         ? await recordArtifactHash({ ...deps, purges: artifactPurges() }, request)

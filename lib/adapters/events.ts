@@ -1,5 +1,12 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import type { AutomatedRestoreRequest, BuildProgressEvent, EventPublisher, StatusChange } from '../use-cases/ports.js';
+import type { UsageRecord } from '../domain/usage.js';
+import type {
+  AutomatedRestoreRequest,
+  BuildProgressEvent,
+  EventPublisher,
+  StatusChange,
+  UsagePublisher,
+} from '../use-cases/ports.js';
 import { TransientError } from '../use-cases/task-errors.js';
 import { CONTROL_PLANE_CLIENT, type InstrumentClient, uninstrumented } from './client-config.js';
 
@@ -7,12 +14,14 @@ export const EVENT_SOURCE = 'restore-jobs';
 export const STATUS_CHANGE_DETAIL_TYPE = 'Restore Job Status Change';
 export const AUTOMATED_RESTORE_DETAIL_TYPE = 'Automated Restore Requested';
 export const PROGRESS_DETAIL_TYPE = 'Restore Job Progress';
+/** docs/events.md, docs/metering.md: one per job once its usage is final; consumers de-duplicate on usageId. */
+export const USAGE_DETAIL_TYPE = 'Restore Usage Recorded';
 
 /**
  * Publishes status changes to the service's event bus. PutEvents reports per-entry failures in a
  * successful response: a failed entry is an error here, never dropped.
  */
-export class EventBridgePublisher implements EventPublisher {
+export class EventBridgePublisher implements EventPublisher, UsagePublisher {
   constructor(
     private readonly client: EventBridgeClient,
     private readonly eventBusName: string,
@@ -38,6 +47,10 @@ export class EventBridgePublisher implements EventPublisher {
 
   async publishProgress(progress: BuildProgressEvent): Promise<void> {
     await this.put([{ detailType: PROGRESS_DETAIL_TYPE, detail: progress }]);
+  }
+
+  async publishUsage(record: UsageRecord): Promise<void> {
+    await this.put([{ detailType: USAGE_DETAIL_TYPE, detail: record }]);
   }
 
   private async put(events: readonly { detailType: string; detail: unknown }[]): Promise<void> {

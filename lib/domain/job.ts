@@ -1,4 +1,5 @@
 import type { BsonTimestamp } from './catalog.js';
+import type { UsageCounters } from './usage.js';
 
 /**
  * The restore job as the service keeps it. The view (view.ts) derives what clients see: delivery
@@ -116,6 +117,8 @@ export interface RestoreJob {
   readonly failureReason?: string;
   /** Set once the artifact is planned, counted up as ranges are built. */
   readonly progress?: BuildProgress;
+  /** What the job's build used, and whether that usage is recorded and announced (usage.ts, docs/metering.md). */
+  readonly usage?: UsageCounters;
   /** How the request named its source (absent on jobs created before it was kept: see {@link jobSourceKind}). */
   readonly sourceKind?: SourceKind;
   /** ISO date of the last transition (written with each one); absent until the first. */

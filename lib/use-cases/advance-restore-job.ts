@@ -2,6 +2,7 @@ import { type Artifact, type RestoreJob, type Step, TRANSITIONS } from '../domai
 import { isoSeconds } from '../domain/time.js';
 import { deliveryUrl } from '../domain/view.js';
 import type { ArtifactPurges, ArtifactStore, Clock, EventPublisher, JobObserver, JobStore } from './ports.js';
+import type { RecordUsage } from './record-usage.js';
 import { statusChange } from './status-events.js';
 import { PermanentError } from './task-errors.js';
 
@@ -34,6 +35,11 @@ export async function advanceRestoreJob(
     secret: string;
     /** Cleans up what a broken or killed build left (its multipart upload, work area and any artifact). */
     cleanUp?: (job: RestoreJob) => Promise<void>;
+    /**
+     * Records and announces the job's usage once it is final (record-usage.ts): after a fail step (BROKEN, or the
+     * clean-up of a KILLED job) and after the expiry step. A failure fails the step, which is retried.
+     */
+    recordUsage: RecordUsage;
     observer?: JobObserver;
   },
   input: StepInput,
@@ -74,8 +80,10 @@ export async function advanceRestoreJob(
   if (!result.changed && current.statusName === 'KILLED') return killed(deps, input, current, now);
   if (input.step === 'expire' && !result.changed && current.delivery.revokedAt !== undefined) {
     // The link was revoked (DELETE): EXPIRED already, and the revoke published that change. Only make sure the
-    // artifact is gone; nothing is left to wait for.
+    // artifact is gone (nothing is left to wait for) and the usage recorded: the revoke could not, if the SHA-1
+    // chain was still running then (or it failed to).
     if (current.artifact !== undefined) await deps.artifacts.delete(current.artifact.key);
+    await deps.recordUsage(current, { hashSettled: true });
     return output(current);
   }
   if (result.changed || inTargetState) {
@@ -92,6 +100,10 @@ export async function advanceRestoreJob(
     if (input.step === 'expire' && current.artifact !== undefined) await deps.artifacts.delete(current.artifact.key);
     if (input.step === 'fail' && current.statusName === 'BROKEN' && deps.cleanUp !== undefined)
       await deps.cleanUp(current);
+    // The link's end (its expiry comes after the SHA-1 chain, whatever became of it), or the build's: the usage is
+    // final. Last, so that a BROKEN job leaves the unfinished index only once its event and clean-up are done.
+    if (input.step === 'expire') await deps.recordUsage(current, { hashSettled: true });
+    if (input.step === 'fail' && current.statusName === 'BROKEN') await deps.recordUsage(current);
   } else if (input.step !== 'fail' && input.step !== 'expire') {
     // The job is somewhere this step cannot start from (for example KILLED): stop driving it.
     throw new PermanentError(
@@ -117,6 +129,9 @@ async function killed(
 ): Promise<StepOutput> {
   if (input.step === 'fail') {
     await deps.cleanUp?.(job);
+    // The cancel records a KILLED job's usage; this is its backstop (the sweeper runs this step for a KILLED job
+    // whose usage event is still missing).
+    await deps.recordUsage(job);
     return output(job, now);
   }
   if (input.step === 'finish' && input.artifact !== undefined) await deps.artifacts.delete(input.artifact.key);
@@ -162,7 +177,15 @@ export function failureReason(error: StepInput['error']): string {
  * If the downloads were used up while the chain still read the artifact, its purge was passed over: ask again.
  */
 export async function recordArtifactHash(
-  deps: { jobs: JobStore; events: EventPublisher; clock: Clock; secret: string; purges: ArtifactPurges },
+  deps: {
+    jobs: JobStore;
+    events: EventPublisher;
+    clock: Clock;
+    secret: string;
+    purges: ArtifactPurges;
+    /** A link that ended while the chain ran (revoked, used up) left the usage to this step: the chain was its last task. */
+    recordUsage: RecordUsage;
+  },
   input: { jobId: string; sha1: string },
 ): Promise<{ sha1: string }> {
   const result = await deps.jobs.recordHash(input.jobId, input.sha1);
@@ -195,5 +218,6 @@ export async function recordArtifactHash(
   }
   // Delayed from now, which is after the last download was granted: its presigned URL has as long as ever.
   if (job.delivery.downloadCount >= job.delivery.maxDownloads) await deps.purges.schedule(job.id);
+  await deps.recordUsage(job);
   return { sha1: input.sha1 };
 }

@@ -3,6 +3,7 @@ import { effectiveDeliveryStatus, type RestoreJob } from '../domain/job.js';
 import { isoSeconds } from '../domain/time.js';
 import { getRestoreJob } from './get-restore-job.js';
 import type { ArtifactStore, CatalogStore, Clock, EventPublisher, JobObserver, JobStore, Workflow } from './ports.js';
+import type { RecordUsage } from './record-usage.js';
 import type { ClusterRef } from './resolve-cluster.js';
 import { statusChange } from './status-events.js';
 
@@ -16,6 +17,17 @@ export interface CancelRestoreJobDeps {
   readonly secret: string;
   /** Aborts the build's multipart upload, deletes its work area and any artifact (build-artifact.ts cleanUpBuild). */
   readonly cleanUp: (job: RestoreJob) => Promise<void>;
+  /**
+   * Records and announces the job's usage (record-usage.ts): a KILLED job's at once, a revoked link's once its
+   * SHA-1 chain is done (else the chain's RecordHash step does it).
+   */
+  readonly recordUsage: RecordUsage;
+  /**
+   * Told when the usage could not be recorded or announced. The cancel still answers what it changed: a KILLED job
+   * stays in the unfinished index until its usage event is out, so the sweeper sends it; a revoked link's usage is
+   * sent by its expiry step.
+   */
+  readonly onUsageNotRecorded?: (error: unknown, jobId: string) => void;
   readonly observer?: JobObserver;
 }
 
@@ -102,7 +114,7 @@ async function cancelOne(deps: CancelRestoreJobDeps, read: RestoreJob): Promise<
 
 /**
  * The kill's follow-ups, each tried even if one before it failed: stop the execution first (no step starts after
- * it; the ones running clean up after themselves), then clean the bucket, then announce the end.
+ * it; the ones running clean up after themselves), then clean the bucket, then announce the end, then the usage.
  */
 async function afterKill(deps: CancelRestoreJobDeps, before: RestoreJob, killed: RestoreJob): Promise<void> {
   const previous = { statusName: before.statusName, deliveryStatusName: before.delivery.statusName };
@@ -111,6 +123,9 @@ async function afterKill(deps: CancelRestoreJobDeps, before: RestoreJob, killed:
     () => deps.cleanUp(killed),
     () => deps.events.publish([statusChange(killed, previous, deps.secret, deps.clock.now())]),
   ]);
+  // Only once the rest worked: until its usage event is out the job stays in the unfinished index, where the
+  // sweeper runs its fail step (the clean-up again, and the usage).
+  await recordUsage(deps, killed);
 }
 
 async function afterRevoke(deps: CancelRestoreJobDeps, before: RestoreJob, revoked: RestoreJob): Promise<void> {
@@ -119,7 +134,17 @@ async function afterRevoke(deps: CancelRestoreJobDeps, before: RestoreJob, revok
   await allTried([
     () => (artifact === undefined ? Promise.resolve() : deps.artifacts.delete(artifact.key)),
     () => deps.events.publish([statusChange(revoked, previous, deps.secret, deps.clock.now())]),
+    () => recordUsage(deps, revoked),
   ]);
+}
+
+/** The usage, reported rather than thrown: the job has a backstop (see onUsageNotRecorded). */
+async function recordUsage(deps: CancelRestoreJobDeps, job: RestoreJob): Promise<void> {
+  try {
+    await deps.recordUsage(job);
+  } catch (error) {
+    deps.onUsageNotRecorded?.(error, job.id);
+  }
 }
 
 /** Runs every task in order; rejects with the first failure once all were tried. */

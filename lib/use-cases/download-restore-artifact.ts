@@ -3,6 +3,7 @@ import { ApiError } from '../domain/errors.js';
 import { effectiveDeliveryStatus } from '../domain/job.js';
 import { isObjectId } from '../domain/object-id.js';
 import type { ArtifactPurges, ArtifactStore, Clock, EventPublisher, JobStore } from './ports.js';
+import type { RecordUsage } from './record-usage.js';
 import { statusChange } from './status-events.js';
 
 const notFound = () => new ApiError(404, 'RESTORE_ARTIFACT_NOT_FOUND', 'No restore artifact is available at this URL.');
@@ -27,6 +28,13 @@ export async function downloadRestoreArtifact(
     onUnrecorded?: (error: unknown, jobId: string) => void;
     /** Told when the purge could not be asked for (the download still goes ahead; the expiry deletes the artifact). */
     onPurgeNotScheduled?: (error: unknown, jobId: string) => void;
+    /**
+     * Records and announces the job's usage (record-usage.ts) once the last download used the link up (if the
+     * SHA-1 chain is done; else its RecordHash step does it).
+     */
+    recordUsage: RecordUsage;
+    /** Told when the usage could not be recorded (the download still goes ahead; the link's expiry records it). */
+    onUsageNotRecorded?: (error: unknown, jobId: string) => void;
   },
   request: { jobId: string; token: string; fileName: string },
 ): Promise<{ location: string }> {
@@ -69,6 +77,12 @@ export async function downloadRestoreArtifact(
       }
     } catch (error) {
       deps.onUnrecorded?.(error, job.id);
+    }
+    // The link is used up: no download can be added, so the usage is final (once the SHA-1 chain is done).
+    try {
+      await deps.recordUsage(job);
+    } catch (error) {
+      deps.onUsageNotRecorded?.(error, job.id);
     }
     try {
       await deps.purges.schedule(job.id);

@@ -11,6 +11,7 @@ import type { Role } from '../auth/access.js';
 import type { DigestAlgorithm } from '../auth/digest.js';
 import type { BsonTimestamp, Checkpoint, Cluster, OplogSlice, Snapshot, SnapshotFile } from '../domain/catalog.js';
 import type { Artifact, DeliveryStatus, JobStatus, RestoreJob, Step } from '../domain/job.js';
+import type { UsageIncrement, UsageRecord } from '../domain/usage.js';
 import type { RestoreJobView } from '../domain/view.js';
 
 export interface ApiKey {
@@ -138,6 +139,21 @@ export interface JobStore {
   listUnfinished(): Promise<string[]>;
   /** Removes an ended job from the unfinished index; false if it is IN_PROGRESS or not there. */
   leaveUnfinishedIndex(jobId: string): Promise<boolean>;
+  /**
+   * Adds one build task invocation's usage to the job's counters (atomic ADDs); false, adding nothing, once the
+   * job's usage is recorded (a step still running when its job ended) or when there is no such job.
+   */
+  addUsage(jobId: string, increment: UsageIncrement): Promise<boolean>;
+  /**
+   * Records the usage of a job that has ended: sets `usage.recordedAt` unless it is set (one conditional write),
+   * which freezes the counters. `changed` false: recorded before (or the job is still IN_PROGRESS); `job` is current.
+   */
+  freezeUsage(jobId: string, now: string): Promise<Conditional>;
+  /**
+   * The job's usage event was published: sets `usage.publishedAt` (kept if set) and takes the job off the
+   * unfinished index, where an ended job waits until then (the sweeper's backstop).
+   */
+  markUsagePublished(jobId: string, now: string): Promise<void>;
 }
 
 /**
@@ -219,6 +235,16 @@ export interface BuildProgressEvent {
     readonly statusName: JobStatus;
     readonly progress: { readonly bytesTotal: number; readonly bytesDone: number };
   };
+}
+
+/** Publishes a job's `Restore Usage Recorded` event; rejects when the bus did not take it. */
+export interface UsagePublisher {
+  publishUsage(record: UsageRecord): Promise<void>;
+}
+
+/** The same numbers as metrics (CloudWatch EMF, dimension groupId). Best effort: never throws. */
+export interface UsageMetrics {
+  emit(record: UsageRecord): void;
 }
 
 export interface ArtifactStore {

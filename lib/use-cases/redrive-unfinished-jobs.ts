@@ -7,7 +7,8 @@ export interface SweepDeps {
   clock: Clock;
   /**
    * The state machine's fail step for the job: BROKEN with `reason` if it is still IN_PROGRESS, its status
-   * event, the clean-up of its build (for a job already BROKEN: the event and the clean-up again).
+   * event, the clean-up of its build and its usage event (for a job already BROKEN: the event and the clean-up
+   * again; for a KILLED job: the clean-up and the usage event, no status event).
    */
   fail(jobId: string, reason: string): Promise<void>;
 }
@@ -28,7 +29,10 @@ export interface SweepResult {
   readonly started: string[];
   /** Jobs still IN_PROGRESS whose execution had ended: now BROKEN with that reason. */
   readonly broken: string[];
-  /** Jobs the state machine's last-resort write broke: their event is published and their build cleaned up. */
+  /**
+   * Ended jobs whose follow-up was due: those the state machine's last-resort write broke (their event published,
+   * their build cleaned up), and KILLED or BROKEN jobs whose usage event was still to be sent.
+   */
   readonly followedUp: string[];
   /** False when the run stopped for time before reading the whole index. */
   readonly complete: boolean;
@@ -42,7 +46,8 @@ export interface SweepResult {
  * - An execution that ended while the job is IN_PROGRESS (its fail step could not run, or it was stopped by
  *   hand): the job ends BROKEN with that reason, through the same fail step the state machine runs.
  * - An ended job still in the index (the state machine's last-resort write, when Lambda could not run its fail
- *   step, or a torn local write): its follow-up (event, clean-up) is done and it leaves the index.
+ *   step; a KILLED or BROKEN job whose usage event could not be published; a torn local write): its follow-up
+ *   (event, clean-up, usage event) is done and it leaves the index.
  * Running executions are left alone. Memory and time stay flat: the index is read a page at a time, and no job
  * is started on once `hasTime` says no.
  */
@@ -91,7 +96,8 @@ async function sweepOne(
     }
     return;
   }
-  if (job.statusName === 'BROKEN') {
+  if (job.statusName === 'BROKEN' || job.statusName === 'KILLED') {
+    // For a KILLED job the fail step publishes no status (the cancel did) and only cleans up and records usage.
     await deps.fail(job.id, 'The restore job failed.');
     result.followedUp.push(job.id);
   } else if (job.statusName === 'FINISHED' && execution === 'MISSING') {

@@ -225,6 +225,11 @@ describe('backup import-oplog', () => {
     expect(two.json().manifest).toMatchObject({ count: 30, after: one.json().manifest.last });
     expect(two.json().manifest.last).toEqual({ date: isoSeconds(last.t * 1000), increment: last.i });
 
+    // Act + Assess: the same dump again would register the same entries twice
+    const again = await cli('backup', 'import-oplog', 'oplog-2.bson', '--cluster', t.clusterA.id);
+    expect(again.code).toBe(EXIT.usage);
+    expect(again.stderr).toMatch(/oplog-2\.bson overlaps the slice registered by manifests\/oplog\/\S+\.json/);
+
     // Act: restore to the last entry
     const dir = await restoreAndExtract(['--oplog-ts', String(last.t), '--oplog-inc', String(last.i)], 'from-pit');
 

@@ -248,6 +248,15 @@ async function statusEvents(jobId: string): Promise<Json[]> {
     .map((line) => JSON.parse(line) as Json)
     .filter((event) => event['detail-type'] === 'Restore Job Status Change' && event.detail.job?.id === jobId);
 }
+/** The job's `Restore Usage Recorded` events. */
+async function usageEvents(jobId: string): Promise<Json[]> {
+  const text = await readFile(join(dataDir, 'events.ndjson'), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Json)
+    .filter((event) => event['detail-type'] === 'Restore Usage Recorded' && event.detail.jobId === jobId);
+}
 const changes = async (jobId: string) =>
   (await statusEvents(jobId)).map(
     (e) =>
@@ -278,6 +287,13 @@ async function expectKilledClean(jobId: string, path = atlasJobs()): Promise<voi
   );
   // A status event never carries the delivery URL.
   expect(JSON.stringify(events)).not.toContain('/backup/restore/v2/pull/');
+  // Exactly one usage event, sent by the cancel: steps that ended after it added nothing (docs/metering.md).
+  const usage = await usageEvents(jobId);
+  expect(usage.map((e) => [e.detail.statusName, e.detail.deliveryStatus])).toEqual([['KILLED', 'INTERRUPTED']]);
+  const { jobStore } = await import('#functions/commons/deps.js');
+  const stored = await jobStore().get(jobId);
+  expect(usage[0]?.detail.usage.snapshotBytesRead).toBe(stored?.usage?.snapshotBytesRead ?? 0);
+  expect(usage[0]?.detail.usage.workerComputeSeconds).toBe((stored?.usage?.workerComputeMs ?? 0) / 1000);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -542,6 +558,7 @@ describe('revoking a READY link', () => {
     const { jobStore, secret } = await import('#functions/commons/deps.js');
     const { events } = await import('#functions/commons/events.js');
     const { restoreArtifacts } = await import('#functions/commons/artifacts.js');
+    const { recordUsage } = await import('#functions/commons/usage.js');
     const output = await advanceRestoreJob(
       {
         jobs: jobStore(),
@@ -549,11 +566,16 @@ describe('revoking a READY link', () => {
         artifacts: restoreArtifacts(),
         clock: { now: () => Date.parse(ready.delivery.expires) + 1000 },
         secret: await secret().get(),
+        recordUsage,
       },
       { jobId: job.id, step: 'expire' },
     );
     expect(output).toEqual({ statusName: 'FINISHED', deliveryStatusName: 'EXPIRED' });
     expect(await statusEvents(job.id)).toHaveLength(count);
+    // One usage event, whoever sent it (the revoke, or RecordHash if the SHA-1 chain was still running then).
+    expect(await usageEvents(job.id)).toEqual([
+      expect.objectContaining({ detail: expect.objectContaining({ usageId: job.id, deliveryStatus: 'EXPIRED' }) }),
+    ]);
 
     // A repeated DELETE changes nothing and publishes nothing.
     const again = await cancel(job.id);

@@ -53,6 +53,16 @@ async function events(): Promise<Job[]> {
     .filter((event) => event['detail-type'] === 'Restore Job Status Change');
 }
 
+/** The job's `Restore Usage Recorded` events. */
+async function usageEvents(jobId: string): Promise<Job[]> {
+  const text = await readFile(join(t.dataDir, 'events.ndjson'), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Job)
+    .filter((event) => event['detail-type'] === 'Restore Usage Recorded' && event.detail.jobId === jobId);
+}
+
 describe('a restore job from a snapshot, end to end', () => {
   it('is created, finishes, and delivers the snapshot files as a verified .tar.gz', async () => {
     // Prepare
@@ -204,6 +214,7 @@ describe('a restore job from a snapshot, end to end', () => {
     const { jobStore, secret } = await import('#functions/commons/deps.js');
     const { events: publisher } = await import('#functions/commons/events.js');
     const { restoreArtifacts } = await import('#functions/commons/artifacts.js');
+    const { recordUsage } = await import('#functions/commons/usage.js');
     let now = Date.now();
     const deps = {
       jobs: jobStore(),
@@ -211,6 +222,7 @@ describe('a restore job from a snapshot, end to end', () => {
       artifacts: restoreArtifacts(),
       clock: { now: () => now },
       secret: await secret().get(),
+      recordUsage,
     };
     const job = await finished(
       await createJob({
@@ -241,6 +253,15 @@ describe('a restore job from a snapshot, end to end', () => {
     const artifact = await fetch(before.location ?? '');
     expect(artifact.status).toBe(404);
     await artifact.arrayBuffer();
+    // The link's end is the usage's: one event, with the download it granted (docs/metering.md).
+    const usage = await usageEvents(job.id);
+    expect(usage).toHaveLength(1);
+    expect(usage[0]?.detail).toMatchObject({
+      usageId: job.id,
+      statusName: 'FINISHED',
+      deliveryStatus: 'EXPIRED',
+      usage: { restoresStarted: 1, downloadsGranted: 1, bytesServed: before.bytes?.length },
+    });
   });
 
   it('answers 404 to a wrong token, job or file name, without spending a download', async () => {

@@ -3,6 +3,7 @@ import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } 
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { type DeliveryStatus, type JobStatus, type RestoreJob, type Step, TRANSITIONS } from '../../domain/job.js';
 import { isoSeconds } from '../../domain/time.js';
+import type { UsageCounters, UsageIncrement } from '../../domain/usage.js';
 import type { Conditional, JobStore, ListJobsRequest, ListJobsResult, UnfinishedJob } from '../../use-cases/ports.js';
 import { batchGetAll, batchPutAll } from './batch.js';
 import { putCounted, readCount } from './list-counts.js';
@@ -39,10 +40,29 @@ interface BatchItem {
   readonly jobIds: readonly string[];
 }
 
+/**
+ * The usage counters are top-level attributes, not a `usage` map: an ADD to a nested path needs its map to exist,
+ * and jobs created before metering have none (their build steps would fail on it). fromItem gathers them.
+ */
+const USAGE_ATTRIBUTES = {
+  snapshotBytesRead: 'usageSnapshotBytesRead',
+  workerComputeMs: 'usageComputeMs',
+  recordedAt: 'usageRecordedAt',
+  publishedAt: 'usagePublishedAt',
+} as const satisfies Record<keyof UsageCounters, string>;
+
 /** A job as its item (create writes it; bench/lists.ts seeds tables with it). */
 export function toItem(job: RestoreJob): Record<string, unknown> {
+  const { usage, ...fields } = job;
   return {
-    ...job,
+    ...fields,
+    ...(usage !== undefined &&
+      Object.fromEntries(
+        Object.entries(USAGE_ATTRIBUTES).flatMap(([field, attribute]) => {
+          const value = usage[field as keyof UsageCounters];
+          return value === undefined ? [] : [[attribute, value]];
+        }),
+      )),
     ...jobKey(job.id),
     ...(job.batchId === undefined && { gsi1pk: clusterPartition(job.groupId, job.requestClusterId), gsi1sk: job.id }),
     // Sparse index of unfinished jobs (what the sweeper and a restarted local stack re-drive), in shards.
@@ -68,6 +88,13 @@ function fromItem(item: Record<string, unknown> | undefined): RestoreJob | undef
     const { rangesDone: _ranges, ...progress } = job.progress as Record<string, unknown>;
     job.progress = progress;
   }
+  const usage: Record<string, unknown> = {};
+  for (const [field, attribute] of Object.entries(USAGE_ATTRIBUTES)) {
+    if (job[attribute] === undefined) continue;
+    usage[field] = job[attribute];
+    delete job[attribute];
+  }
+  if (Object.keys(usage).length > 0) job.usage = { snapshotBytesRead: 0, workerComputeMs: 0, ...usage };
   return job as unknown as RestoreJob;
 }
 
@@ -252,10 +279,12 @@ export class DynamoJobStore implements JobStore {
       names['#reason'] = 'failureReason';
       values[':reason'] = changes.failureReason;
     }
-    const finished = to.statusName !== 'IN_PROGRESS';
+    // A FINISHED job leaves the unfinished index now. A KILLED or BROKEN one stays until its usage event is
+    // published (markUsagePublished): if that fails, the sweeper finds the job there and sends it.
+    const leaves = to.statusName === 'FINISHED';
     return this.conditionalUpdate(jobId, {
       ConditionExpression: conditions.join(' AND '),
-      UpdateExpression: `SET ${sets.join(', ')}${finished ? ' REMOVE gsi2pk, gsi2sk' : ''}`,
+      UpdateExpression: `SET ${sets.join(', ')}${leaves ? ' REMOVE gsi2pk, gsi2sk' : ''}`,
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     });
@@ -407,6 +436,56 @@ export class DynamoJobStore implements JobStore {
       ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS' },
     });
     return result.changed;
+  }
+
+  async addUsage(jobId: string, increment: UsageIncrement): Promise<boolean> {
+    try {
+      // Not after the usage was recorded: the event went out with the counters as they were, and the item keeps
+      // saying what the event said. attribute_exists: an ADD would otherwise create an item for an unknown id.
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: jobKey(jobId),
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#recorded)',
+          UpdateExpression: 'ADD #computeMs :computeMs, #bytes :bytes',
+          ExpressionAttributeNames: {
+            '#recorded': USAGE_ATTRIBUTES.recordedAt,
+            '#computeMs': USAGE_ATTRIBUTES.workerComputeMs,
+            '#bytes': USAGE_ATTRIBUTES.snapshotBytesRead,
+          },
+          ExpressionAttributeValues: {
+            ':computeMs': Math.max(0, Math.round(increment.computeMs)),
+            ':bytes': Math.max(0, Math.round(increment.snapshotBytesRead)),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async freezeUsage(jobId: string, now: string): Promise<Conditional> {
+    return this.conditionalUpdate(jobId, {
+      ConditionExpression: 'attribute_exists(pk) AND #status <> :inProgress AND attribute_not_exists(#recorded)',
+      UpdateExpression: 'SET #recorded = :now',
+      ExpressionAttributeNames: { '#status': 'statusName', '#recorded': USAGE_ATTRIBUTES.recordedAt },
+      ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS', ':now': now },
+    });
+  }
+
+  async markUsagePublished(jobId: string, now: string): Promise<void> {
+    const result = await this.conditionalUpdate(jobId, {
+      ConditionExpression: 'attribute_exists(#recorded)',
+      UpdateExpression: 'SET #published = if_not_exists(#published, :now) REMOVE gsi2pk, gsi2sk',
+      ExpressionAttributeNames: {
+        '#recorded': USAGE_ATTRIBUTES.recordedAt,
+        '#published': USAGE_ATTRIBUTES.publishedAt,
+      },
+      ExpressionAttributeValues: { ':now': now },
+    });
+    if (!result.changed) throw new Error(`Restore job ${jobId}: its usage was published before it was recorded`);
   }
 
   private async conditionalUpdate(

@@ -38,14 +38,21 @@ function job(statusName: RestoreJob['statusName'], delivery: Partial<RestoreJob[
 /** The use case's edges: a job store whose conditional transitions never apply (the job is elsewhere already). */
 function edges(current: RestoreJob) {
   const published: StatusChange[] = [];
+  /** The jobs whose usage the step asked to record, with `hashSettled`. */
+  const usage: [string, boolean][] = [];
   const jobs = {
     get: async () => current,
     transition: async (_id: string, _step: Step): Promise<Conditional> => ({ changed: false, job: current }),
   } as unknown as JobStore;
   return {
     published,
+    usage,
     deps: {
       jobs,
+      recordUsage: async (j: RestoreJob, options?: { hashSettled?: boolean }) => {
+        usage.push([j.statusName, options?.hashSettled ?? false]);
+        return 'published' as const;
+      },
       events: {
         publish: async (changes: readonly StatusChange[]) => void published.push(...changes),
         publishAutomatedRestore: async () => {},
@@ -65,7 +72,7 @@ function edges(current: RestoreJob) {
 describe('advanceRestoreJob on a job that already moved', () => {
   it('fail on a job that did finish leaves it FINISHED and waits for its expiry', async () => {
     // Prepare
-    const { deps, published } = edges(job('FINISHED', { statusName: 'READY', expires: '2026-06-01T14:00:00Z' }));
+    const { deps, published, usage } = edges(job('FINISHED', { statusName: 'READY', expires: '2026-06-01T14:00:00Z' }));
 
     // Act
     const output = await advanceRestoreJob(deps, {
@@ -81,6 +88,7 @@ describe('advanceRestoreJob on a job that already moved', () => {
       checkExpiryAt: '2026-06-01T14:00:00.000Z',
     });
     expect(published).toEqual([]);
+    expect(usage).toEqual([]);
   });
 
   it('a retried start publishes its change again instead of moving the job twice', async () => {
@@ -111,11 +119,12 @@ describe('advanceRestoreJob on a cancelled job (DELETE won the race)', () => {
   const artifact = { key: `restores/${'a'.repeat(24)}/${jobId}/f.tar.gz`, fileName: 'f.tar.gz', sizeBytes: 10 };
   /** edges() plus a record of the artifact deletions and clean-ups the step asks for. */
   function cancelled(current: RestoreJob) {
-    const { deps, published } = edges(current);
+    const { deps, published, usage } = edges(current);
     const removed: string[] = [];
     return {
       published,
       removed,
+      usage,
       deps: {
         ...deps,
         artifacts: { ...deps.artifacts, delete: async (key: string) => void removed.push(`artifact ${key}`) },
@@ -138,11 +147,13 @@ describe('advanceRestoreJob on a cancelled job (DELETE won the race)', () => {
   });
 
   it('fail cleans the build up and ends quietly: KILLED, not BROKEN, nothing to wait for', async () => {
-    const { deps, published, removed } = cancelled(job('KILLED', { statusName: 'INTERRUPTED' }));
+    const { deps, published, removed, usage } = cancelled(job('KILLED', { statusName: 'INTERRUPTED' }));
     const output = await advanceRestoreJob(deps, { jobId, step: 'fail', error: { Error: 'PermanentError' } });
     expect(output).toEqual({ statusName: 'KILLED', deliveryStatusName: 'INTERRUPTED' });
     expect(removed).toEqual([`build ${jobId}`]);
     expect(published).toEqual([]);
+    // The sweeper's backstop for a KILLED job whose usage event the cancel could not send.
+    expect(usage).toEqual([['KILLED', false]]);
   });
 
   it('expire of a revoked link only makes sure the artifact is gone: no second event, nothing to wait for', async () => {
@@ -150,17 +161,20 @@ describe('advanceRestoreJob on a cancelled job (DELETE won the race)', () => {
       ...job('FINISHED', { statusName: 'EXPIRED', expires: '2026-06-01T11:30:00Z', revokedAt: '2026-06-01T11:30:00Z' }),
       artifact,
     };
-    const { deps, published, removed } = cancelled(revoked);
+    const { deps, published, removed, usage } = cancelled(revoked);
     const output = await advanceRestoreJob(deps, { jobId, step: 'expire' });
     expect(output).toEqual({ statusName: 'FINISHED', deliveryStatusName: 'EXPIRED' });
     expect(removed).toEqual([`artifact ${artifact.key}`]);
     expect(published).toEqual([]);
+    // Past the SHA-1 chain, whatever became of it: the usage is recorded if the revoke could not.
+    expect(usage).toEqual([['FINISHED', true]]);
   });
 
   it('expire of a link that expired by itself before (a retried step) still publishes again', async () => {
     const expired = { ...job('FINISHED', { statusName: 'EXPIRED', expires: '2026-06-01T11:30:00Z' }), artifact };
-    const { deps, published } = cancelled(expired);
+    const { deps, published, usage } = cancelled(expired);
     await advanceRestoreJob(deps, { jobId, step: 'expire' });
     expect(published.map((change) => change.job.delivery.statusName)).toEqual(['EXPIRED']);
+    expect(usage).toEqual([['FINISHED', true]]);
   });
 });

@@ -89,7 +89,16 @@ describe('purgeRestoreArtifact', () => {
 
 describe('asking for the purge', () => {
   const request = { jobId: JOB_ID, token: TOKEN, fileName: 'f.tar.gz' };
-  const base = { clock: { now: () => NOW }, secret: 's'.repeat(40) };
+  /** The jobs whose usage was asked to be recorded (the use case decides whether it is final). */
+  const usage: string[] = [];
+  const base = {
+    clock: { now: () => NOW },
+    secret: 's'.repeat(40),
+    recordUsage: async (j: RestoreJob) => {
+      usage.push(`${j.id} ${j.delivery.downloadCount}/${j.delivery.maxDownloads}`);
+      return 'published' as const;
+    },
+  };
   const events = { publish: async () => {}, publishAutomatedRestore: async () => {}, publishProgress: async () => {} };
 
   it('is done by the last allowed download only, and never deletes at once', async () => {
@@ -101,6 +110,28 @@ describe('asking for the purge', () => {
     expect(location).toContain('X-Amz-Expires');
     expect(e.scheduled).toEqual([JOB_ID]);
     expect(e.deleted).toEqual([]);
+    // The link is used up: its usage can be recorded (the first download left it open).
+    expect(usage.splice(0)).toEqual([`${JOB_ID} 2/2`]);
+  });
+
+  it('a usage that cannot be recorded does not cost the caller the last download either', async () => {
+    const e = edges(job({ downloadCount: 1 }));
+    const reported: unknown[] = [];
+    const { location } = await downloadRestoreArtifact(
+      {
+        ...base,
+        jobs: e.jobs,
+        artifacts: e.artifacts,
+        events,
+        purges: e.purges,
+        recordUsage: async () => Promise.reject(new Error('EventBridge down')),
+        onUsageNotRecorded: (error) => reported.push(error),
+      },
+      request,
+    );
+    expect(location).toMatch(/^https:\/\/s3\.example\.com\//);
+    expect(reported).toEqual([new Error('EventBridge down')]);
+    expect(e.scheduled).toEqual([JOB_ID]);
   });
 
   it('failing does not cost the caller the last download', async () => {
@@ -122,6 +153,7 @@ describe('asking for the purge', () => {
   });
 
   it('is done again when the hash is recorded after the downloads were used up', async () => {
+    usage.length = 0;
     const usedUp = edges(job({ downloadCount: 2 }));
     await recordArtifactHash(
       { ...base, jobs: usedUp.jobs, events, purges: usedUp.purges },
@@ -135,5 +167,7 @@ describe('asking for the purge', () => {
       { jobId: JOB_ID, sha1: 'a'.repeat(40) },
     );
     expect(left.scheduled).toEqual([]);
+    // Recording the hash also records the usage of a link already used up (the use case checks which is final).
+    expect(usage.splice(0)).toEqual([`${JOB_ID} 2/2`, `${JOB_ID} 1/2`]);
   });
 });

@@ -95,6 +95,28 @@ describe('sweepUnfinishedJobs', () => {
     expect(calls).toEqual([`fail ${broken} The restore job failed.`, `leave ${broken}`, `leave ${finished}`]);
   });
 
+  it('sends the usage of a KILLED job the cancel could not announce (its fail step), then takes it off the index', async () => {
+    // Prepare: a KILLED job stays in the index until its usage event is out; its execution was stopped
+    const [killed, killedUnstopped] = [old(), old()];
+    const { deps, calls } = sweeper(
+      [
+        [
+          { id: killed, statusName: 'KILLED' },
+          { id: killedUnstopped, statusName: 'KILLED' },
+        ],
+      ],
+      { [killed]: 'ABORTED', [killedUnstopped]: 'RUNNING' },
+    );
+
+    // Act
+    const result = await sweepUnfinishedJobs(deps, { graceMs: 5 * 60_000 });
+
+    // Assess: the fail step of a KILLED job cleans up and records its usage (advance-restore-job.ts); one whose
+    // execution still runs is left to that execution's own fail step
+    expect(result.followedUp).toEqual([killed]);
+    expect(calls).toEqual([`fail ${killed} The restore job failed.`, `leave ${killed}`]);
+  });
+
   it('skips jobs of a batch whose creation never completed', async () => {
     const { deps, calls } = sweeper([[{ id: old(), statusName: 'IN_PROGRESS', batchId: 'b', uncommitted: true }]], {});
     expect((await sweepUnfinishedJobs(deps, { graceMs: 0 })).started).toEqual([]);

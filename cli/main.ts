@@ -2,6 +2,7 @@
  * restore-jobs, the command-line client: restore jobs over the public API (Digest, either path family), and for
  * backup providers, snapshots and oplog into the snapshot bucket. Started by cli/bin.mjs.
  */
+import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { registerBackup } from './backup.js';
 import { registerCheckpoints } from './checkpoints.js';
@@ -11,13 +12,20 @@ import { type OutputFormat, reportError } from './output.js';
 import { registerRestores } from './restores.js';
 import { registerSnapshots } from './snapshots.js';
 
+const { version: VERSION } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+const CONFIG_ROWS: [string, string][] = [
+  [`${ENV_VARS.publicKey}, ${ENV_VARS.privateKey}`, 'the programmatic API key (Digest)'],
+  [`${ENV_VARS.projectId} or --project-id`, 'the project (group) id'],
+  [`${ENV_VARS.baseUrl} or --base-url`, 'the API, e.g. https://restore.example.com'],
+  [`${ENV_VARS.snapshotBucket} or --snapshot-bucket`, 'backup commands on AWS (AWS SDK credentials)'],
+  [`${ENV_VARS.dataDir} (default .local)`, 'where npm start writes demo.json'],
+];
+const width = Math.max(...CONFIG_ROWS.map(([name]) => name.length));
+
 const EPILOG = `
-Configuration (flags win over the environment, which wins over the local stack's demo.json):
-  ${ENV_VARS.publicKey}, ${ENV_VARS.privateKey}   the programmatic API key (Digest)
-  ${ENV_VARS.projectId} or --project-id                      the project (group) id
-  ${ENV_VARS.baseUrl} or --base-url                     the API, e.g. https://restore.example.com
-  ${ENV_VARS.snapshotBucket} or --snapshot-bucket          backup commands on AWS (SDK credentials)
-  ${ENV_VARS.dataDir} (default .local)                                  where npm start wrote demo.json
+Configuration (a flag wins over the environment, which wins over the local stack's demo.json):
+${CONFIG_ROWS.map(([name, meaning]) => `  ${name.padEnd(width)}  ${meaning}`).join('\n')}
 
 Exit codes:
   0  done (watch: every job FINISHED)
@@ -32,7 +40,7 @@ Exit codes:
 export function buildProgram(): Command {
   const program = new Command('restore-jobs')
     .description('MongoDB backup restore jobs from the command line: Atlas and Ops Manager v1.0 restoreJobs')
-    .version('0.1.0')
+    .version(VERSION)
     // Set before the subcommands are added: commander copies these settings to each.
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')

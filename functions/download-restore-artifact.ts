@@ -48,8 +48,8 @@ export const handler = middy<HttpEvent, HttpResult, Error, Context>()
           clock,
           secret: await secret().get(),
           purges: artifactPurges(),
-        recordUsage,
-        onUsageNotRecorded: usageNotRecorded,
+          recordUsage,
+          onUsageNotRecorded: usageNotRecorded,
           onUnrecorded: (error, jobId) =>
             logger.error('MAX_DOWNLOADS_EXCEEDED not recorded', {
               jobId,

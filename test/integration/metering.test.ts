@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sweep } from '#functions/redrive-unfinished-jobs.js';
 import { EventBridgePublisher } from '#lib/adapters/events.js';
-import { type TestStack, startTestStack, waitForJob } from '../helpers/stack.js';
+import { startTestStack, type TestStack, waitForJob } from '../helpers/stack.js';
 
 type Json = Record<string, any>;
 const KiB = 1024;
@@ -99,10 +99,7 @@ async function eventsOf(jobId: string, detailType = 'Restore Usage Recorded'): P
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as Json)
-    .filter(
-      (event) =>
-        event['detail-type'] === detailType && (event.detail.jobId ?? event.detail.job?.id) === jobId,
-    );
+    .filter((event) => event['detail-type'] === detailType && (event.detail.jobId ?? event.detail.job?.id) === jobId);
 }
 
 /** Downloads through the delivery URL (302, then the presigned GET); the artifact's bytes. */
@@ -134,7 +131,7 @@ describe('a FINISHED job', () => {
   it('downloaded twice, then revoked: one usage event, 2 downloads, 2 × the artifact served, and its EMF line', async () => {
     // Prepare: finished and downloaded twice; its SHA-1 recorded (the view shows it once downloaded)
     const job = await create();
-    const ready = await waitForJob(client(), `${path()}/${job.id}`, (j) => j.statusName !== 'IN_PROGRESS');
+    const ready: Json = await waitForJob(client(), `${path()}/${job.id}`, (j) => j.statusName !== 'IN_PROGRESS');
     expect(ready.delivery.statusName).toBe('READY');
     const artifact = await download(ready.delivery.url);
     expect((await download(ready.delivery.url)).equals(artifact)).toBe(true);
@@ -187,7 +184,10 @@ describe('a FINISHED job', () => {
 
     // The EMF line: the same numbers, dimension groupId, namespace RestoreJobs
     const line = emf.find((entry) => entry.usageId === job.id);
-    expect(line?._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'RestoreJobs', Dimensions: [['service', 'groupId']] });
+    expect(line?._aws.CloudWatchMetrics[0]).toMatchObject({
+      Namespace: 'RestoreJobs',
+      Dimensions: [['service', 'groupId']],
+    });
     expect(line).toMatchObject({
       groupId: t.groupA,
       UsageRestoresStarted: 1,
@@ -265,7 +265,10 @@ describe('a KILLED job', () => {
     expect(result.followedUp).toContain(job.id);
     const events = await eventsOf(job.id);
     expect(events).toHaveLength(1);
-    expect((events[0] as Json).detail).toMatchObject({ statusName: 'KILLED', recordedAt: (await stored(job.id))?.usage?.recordedAt });
+    expect((events[0] as Json).detail).toMatchObject({
+      statusName: 'KILLED',
+      recordedAt: (await stored(job.id))?.usage?.recordedAt,
+    });
     expect(await unfinished()).not.toContain(job.id);
     expect(await killed()).toHaveLength(1);
   });

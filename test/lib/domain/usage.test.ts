@@ -88,7 +88,10 @@ describe('usageRecord', () => {
   it('is the documented event detail, usageId = jobId, with no delivery URL or token', () => {
     // Prepare: a batch member whose link was used up, recorded then
     const recorded = job(
-      { batchId: 'd'.repeat(24), usage: { snapshotBytesRead: 5000, workerComputeMs: 12_345, recordedAt: '2026-06-01T12:00:01.000Z' } },
+      {
+        batchId: 'd'.repeat(24),
+        usage: { snapshotBytesRead: 5000, workerComputeMs: 12_345, recordedAt: '2026-06-01T12:00:01.000Z' },
+      },
       { downloadCount: 3, statusName: 'MAX_DOWNLOADS_EXCEEDED' },
     );
 
@@ -131,7 +134,10 @@ describe('usageRecord', () => {
 
   it('gives a revoked link EXPIRED, a killed job INTERRUPTED', () => {
     const usage = { snapshotBytesRead: 1, workerComputeMs: 1, recordedAt: '2026-06-01T12:00:00.000Z' };
-    const revoked = job({ usage }, { statusName: 'EXPIRED', revokedAt: '2026-06-01T11:59:00Z', expires: '2026-06-01T11:59:00Z' });
+    const revoked = job(
+      { usage },
+      { statusName: 'EXPIRED', revokedAt: '2026-06-01T11:59:00Z', expires: '2026-06-01T11:59:00Z' },
+    );
     expect(usageRecord(revoked).deliveryStatus).toBe('EXPIRED');
     const killed = job({ usage, statusName: 'KILLED' }, { statusName: 'INTERRUPTED' });
     expect(usageRecord(killed)).toMatchObject({ statusName: 'KILLED', deliveryStatus: 'INTERRUPTED' });

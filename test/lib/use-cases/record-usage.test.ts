@@ -69,7 +69,10 @@ function store(initial: RestoreJob) {
       stored = { ...stored, usage: { ...usage, publishedAt: usage.publishedAt ?? now } };
     },
   } as unknown as JobStore;
-  return { jobs, calls, current: () => stored, set: (job: RestoreJob) => void (stored = job) };
+  const set = (job: RestoreJob) => {
+    stored = job;
+  };
+  return { jobs, calls, current: () => stored, set };
 }
 
 function deps(s: ReturnType<typeof store>, options: { failPublish?: number } = {}) {
@@ -80,7 +83,9 @@ function deps(s: ReturnType<typeof store>, options: { failPublish?: number } = {
   return {
     published,
     emitted,
-    tick: (ms: number) => void (now += ms),
+    tick: (ms: number) => {
+      now += ms;
+    },
     deps: {
       jobs: s.jobs,
       clock: { now: () => now },
@@ -91,7 +96,12 @@ function deps(s: ReturnType<typeof store>, options: { failPublish?: number } = {
           published.push(record);
         },
       },
-      metrics: { emit: (record: UsageRecord) => void (s.calls.push('metrics'), emitted.push(record)) },
+      metrics: {
+        emit: (record: UsageRecord) => {
+          s.calls.push('metrics');
+          emitted.push(record);
+        },
+      },
     },
   };
 }
@@ -134,7 +144,10 @@ describe('recordJobUsage', () => {
 
   it('never loses the event: a failed publish leaves it unmarked, and the retry sends the same frozen usage', async () => {
     // Prepare: the bus refuses once; a build step ends (too late) between the two tries
-    const s = store({ ...job('BROKEN', { statusName: 'FAILED' }), usage: { snapshotBytesRead: 10, workerComputeMs: 20 } });
+    const s = store({
+      ...job('BROKEN', { statusName: 'FAILED' }),
+      usage: { snapshotBytesRead: 10, workerComputeMs: 20 },
+    });
     const { deps: d, published, tick } = deps(s, { failPublish: 1 });
 
     // Act
@@ -194,17 +207,21 @@ describe('meterBuildTask', () => {
     let now = NOW;
 
     // Act
-    const result = await meterBuildTask({ jobs: s.jobs, work: w, clock: { now: () => now } }, JOB_ID, async (metered) => {
-      await metered.sources.read('k', 0, 1000, 5000, 'f');
-      for await (const _chunk of await metered.sources.open('oplog')) {
-        // the slice is read to its end
-      }
-      await metered.readChunk('snapshots', 'k', 0, 200);
-      await metered.readChunk('restores', 'artifact', 0, 4000);
-      await metered.putJson(JOB_ID, 'plan.json', {});
-      now += 2500;
-      return 'done';
-    });
+    const result = await meterBuildTask(
+      { jobs: s.jobs, work: w, clock: { now: () => now } },
+      JOB_ID,
+      async (metered) => {
+        await metered.sources.read('k', 0, 1000, 5000, 'f');
+        for await (const _chunk of await metered.sources.open('oplog')) {
+          // the slice is read to its end
+        }
+        await metered.readChunk('snapshots', 'k', 0, 200);
+        await metered.readChunk('restores', 'artifact', 0, 4000);
+        await metered.putJson(JOB_ID, 'plan.json', {});
+        now += 2500;
+        return 'done';
+      },
+    );
 
     // Assess
     expect(result).toBe('done');
@@ -215,11 +232,15 @@ describe('meterBuildTask', () => {
   it('counts a failed task too (its compute was spent), and rethrows its error', async () => {
     const s = store(job('IN_PROGRESS', { statusName: 'IN_PROGRESS' }));
     let now = NOW;
-    const failing = meterBuildTask({ jobs: s.jobs, work: work().work, clock: { now: () => now } }, JOB_ID, async (w) => {
-      await w.sources.read('k', 0, 10, 10, 'f');
-      now += 700;
-      throw new Error('S3 SlowDown');
-    });
+    const failing = meterBuildTask(
+      { jobs: s.jobs, work: work().work, clock: { now: () => now } },
+      JOB_ID,
+      async (w) => {
+        await w.sources.read('k', 0, 10, 10, 'f');
+        now += 700;
+        throw new Error('S3 SlowDown');
+      },
+    );
     await expect(failing).rejects.toThrow('S3 SlowDown');
     expect(s.current().usage).toEqual({ snapshotBytesRead: 10, workerComputeMs: 700 });
   });

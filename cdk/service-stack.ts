@@ -31,6 +31,7 @@ import { ENV } from '../lib/env.js';
 import { AlarmTopic } from './constructs/alarm-topic.js';
 import { ArtifactPurge } from './constructs/artifact-purge.js';
 import { FailureQueue } from './constructs/failure-queue.js';
+import { OperationsDashboard } from './constructs/operations-dashboard.js';
 import { PROJECT_ROOT, RestoreFunction, type RestoreFunctionName } from './constructs/restore-function.js';
 import { acknowledgeWildcardResource } from './nag.js';
 import { RESTORE_BUCKET_PREFIXES } from './stateful-stack.js';
@@ -92,6 +93,8 @@ export class ServiceStack extends Stack {
   public readonly api: HttpApi;
   /** The API's `$default` stage (throttled, access-logged). */
   public readonly apiStage: HttpStage;
+  /** The CloudWatch dashboard (output `OperationsDashboardName`) and the alarms on the service's own metrics. */
+  public readonly operations: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -390,6 +393,12 @@ export class ServiceStack extends Stack {
     );
     this.api = api;
     this.apiStage = stage;
+    this.operations = new OperationsDashboard(this, 'Operations', {
+      functions: this.functions,
+      stateMachine: this.stateMachine,
+      api,
+      alarms: [...this.stateMachineAlarms, this.ingestFailures.alarm, this.artifactPurge.failures.alarm],
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL of the restore jobs API' });
     new CfnOutput(this, 'TableName', { value: table.tableName });
@@ -397,6 +406,10 @@ export class ServiceStack extends Stack {
     new CfnOutput(this, 'RestoreBucketName', { value: restoreBucket.bucketName });
     new CfnOutput(this, 'EventBusName', { value: eventBus.eventBusName });
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'OperationsDashboardName', {
+      value: this.operations.dashboard.dashboardName,
+      description: 'CloudWatch dashboard of the service: jobs, builds, downloads, auth failures, executions, API',
+    });
 
     // Created last, but it reaches every alarm of the stack, whenever it was added (AlarmTopic's aspect).
     this.alarmTopic = new AlarmTopic(this, 'Alarms');

@@ -12,6 +12,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/commons/metric-names.js';
 import type {
   ApiHandlerName,
   DefaultRouteHandlerName,
@@ -158,8 +159,8 @@ export interface RestoreFunctionProps {
    */
   readonly ephemeralStorageSize?: Size;
   /**
-   * Extra environment variables, merged with the ones this construct sets (NODE_OPTIONS,
-   * POWERTOOLS_SERVICE_NAME) and the ones the bind helpers set. A clash throws instead of silently winning.
+   * Extra environment variables, merged with the ones this construct sets (NODE_OPTIONS, POWERTOOLS_SERVICE_NAME,
+   * POWERTOOLS_METRICS_NAMESPACE) and the ones the bind helpers set. A clash throws instead of silently winning.
    * @default - none
    */
   readonly environment?: Readonly<Record<string, string>>;
@@ -169,7 +170,8 @@ export interface RestoreFunctionProps {
    */
   readonly logRetention?: RetentionDays;
   /**
-   * Powertools service name (logger `service` field).
+   * Powertools service name: the `service` field of log lines and the `service` dimension of metrics. The
+   * operations dashboard and alarms read the default's metrics (functions/commons/metric-names.ts).
    * @default 'restore-jobs'
    */
   readonly serviceName?: string;
@@ -182,7 +184,8 @@ export interface RestoreFunctionProps {
 
 /**
  * One Lambda function of the service, with the platform choices fixed in one place: Node.js 22 on ARM64, X-Ray
- * active tracing, its own log group with retention, JSON log format, ESM bundling with source maps. The bind
+ * active tracing (Powertools Tracer adds the handler's and each AWS call's subsegments), Powertools' service name
+ * and metrics namespace, its own log group with retention, JSON log format, ESM bundling with source maps. The bind
  * helpers set an environment variable AND grant the matching least-privilege access in one call, so a function
  * cannot end up with a variable it is not allowed to use (or a grant it cannot find).
  */
@@ -217,7 +220,9 @@ export class RestoreFunction extends Construct {
     const baseEnvironment: Record<string, string> = {
       // sourceMap: true does not add this (PLATFORM.md); without it stack traces point into minified code.
       NODE_OPTIONS: '--enable-source-maps',
-      POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'restore-jobs',
+      POWERTOOLS_SERVICE_NAME: props.serviceName ?? SERVICE_NAME,
+      // Where the functions' Embedded Metric Format lines put their metrics (the dashboard reads them there).
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
     };
     for (const [key, value] of Object.entries(props.environment ?? {})) {
       if (key in baseEnvironment) {

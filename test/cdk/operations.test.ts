@@ -2,7 +2,9 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
+import type { RestoreFunctionName } from '../../cdk/constructs/restore-function.js';
 import { addRestoreJobsStacks } from '../../cdk/restore-jobs.js';
+import { METRIC } from '../../functions/commons/metric-names.js';
 
 // What operators get: failures that are kept instead of lost, and alarms that notify someone. Fast App as in
 // service-stack.test.ts; nag.test.ts checks the same resources against cdk-nag.
@@ -194,5 +196,114 @@ describe('the alarm topic', () => {
 
   it('leaves the stateful stack without alarms (there is nothing there to notify)', () => {
     expect(Template.fromStack(stateful).findResources('AWS::CloudWatch::Alarm')).toEqual({});
+  });
+});
+
+describe('observability of every function', () => {
+  const names = Object.keys(service.functions) as RestoreFunctionName[];
+  const fnId = (name: RestoreFunctionName) =>
+    service.getLogicalId(service.functions[name].function.node.defaultChild as CfnFunction);
+
+  it.each(names)('%s: Powertools service and metrics namespace, X-Ray active tracing it may write to', (name) => {
+    const props = propsOf(fnId(name));
+    expect((props.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      POWERTOOLS_SERVICE_NAME: 'restore-jobs',
+      POWERTOOLS_METRICS_NAMESPACE: 'RestoreJobs',
+    });
+    expect(props.TracingConfig).toEqual({ Mode: 'Active' });
+    const xray = statementsOfRole(roleOf(fnId(name))).filter((s) =>
+      [s.Action].flat().some((action) => action.startsWith('xray:')),
+    );
+    expect(xray).toEqual([
+      { Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' },
+    ]);
+  });
+
+  it('traces the state machine too', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { TracingConfiguration: { Enabled: true } });
+  });
+});
+
+describe('the operations dashboard', () => {
+  const dashboardId = idOf(service.operations.dashboard);
+  // The body is a Fn::Join of JSON text and references (function names, the API id, the state machine ARN): each
+  // reference becomes REF(<logical id>) and the JSON is read back.
+  const [, parts] = (propsOf(dashboardId).DashboardBody as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+  const json = parts
+    .map((part) => {
+      if (typeof part === 'string') return part;
+      const { Ref, 'Fn::GetAtt': getAtt } = part as { Ref?: string; 'Fn::GetAtt'?: string[] };
+      return Ref !== undefined ? `REF(${Ref})` : `GETATT(${getAtt?.join('.')})`;
+    })
+    .join('');
+  const widgets = (JSON.parse(json) as { widgets: { properties: { metrics?: unknown[][] } }[] }).widgets;
+  const metrics = widgets.flatMap((widget) => widget.properties.metrics ?? []);
+  /** [namespace, name, dimension, value] of every plotted metric (the options object dropped). */
+  const plotted = metrics.filter((m) => typeof m[0] === 'string').map((m) => m.filter((x) => typeof x === 'string'));
+  const expressions = metrics.flatMap((m) => m.flatMap((x) => (x as { expression?: string }).expression ?? []));
+
+  it('is an output', () => {
+    expect(outputs.OperationsDashboardName?.Value).toEqual({ Ref: dashboardId });
+  });
+
+  it('plots every operational metric of the RestoreJobs namespace: totals, and breakdowns by searches', () => {
+    for (const name of Object.values(METRIC)) {
+      const total = plotted.some((m) => m.join() === `RestoreJobs,${name},service,restore-jobs`);
+      const search = expressions.some((e) => e.includes(`MetricName="${name}" service="restore-jobs"`));
+      expect(total || search, name).toBe(true);
+    }
+    // A new reason or source kind shows without a deployment.
+    expect(expressions).toContain(
+      `SEARCH('{RestoreJobs,service,family,sourceKind} MetricName="JobsCreated" service="restore-jobs"', 'Sum', 300)`,
+    );
+    expect(expressions).toContain(
+      `SEARCH('{RestoreJobs,service,reason} MetricName="AuthFailures" service="restore-jobs"', 'Sum', 300)`,
+    );
+  });
+
+  it('plots the state machine’s executions, the API’s requests and errors, and every function', () => {
+    const stateMachine = `REF(${idOf(service.stateMachine)})`;
+    for (const name of ['Started', 'Succeeded', 'Failed', 'TimedOut', 'Aborted'].map((s) => `Executions${s}`)) {
+      expect(plotted, name).toContainEqual(['AWS/States', name, 'StateMachineArn', stateMachine]);
+    }
+    expect(plotted).toContainEqual(['AWS/States', 'ExecutionTime', 'StateMachineArn', stateMachine]);
+    const api = `REF(${idOf(service.api)})`;
+    for (const name of ['Count', '4xx', '5xx', 'Latency', 'IntegrationLatency']) {
+      expect(plotted, name).toContainEqual(['AWS/ApiGateway', name, 'ApiId', api]);
+    }
+    for (const fn of Object.values(service.functions)) {
+      for (const name of ['Errors', 'Throttles', 'Duration']) {
+        expect(plotted, `${fn.name} ${name}`).toContainEqual([
+          'AWS/Lambda',
+          name,
+          'FunctionName',
+          `REF(${idOf(fn.function)})`,
+        ]);
+      }
+    }
+  });
+
+  it('alarms on API 5xx answers and on a sweeper that fails twice in a row', () => {
+    const [serverErrors, sweeper] = service.operations.alarms.map((alarm) => propsOf(idOf(alarm)));
+    expect(serverErrors).toMatchObject({
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '5xx',
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 5,
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [topicRef],
+    });
+    expect(sweeper).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [
+        { Name: 'FunctionName', Value: { Ref: idOf(service.functions['redrive-unfinished-jobs'].function) } },
+      ],
+      Threshold: 1,
+      EvaluationPeriods: 2,
+      AlarmActions: [topicRef],
+    });
   });
 });

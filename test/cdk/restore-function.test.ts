@@ -46,6 +46,7 @@ describe('RestoreFunction', () => {
         Variables: {
           NODE_OPTIONS: '--enable-source-maps',
           POWERTOOLS_SERVICE_NAME: 'restore-jobs',
+          POWERTOOLS_METRICS_NAMESPACE: 'RestoreJobs',
           POWERTOOLS_LOG_LEVEL: 'DEBUG',
           TABLE_NAME: { Ref: stack.getLogicalId(table.node.defaultChild as never) },
         },

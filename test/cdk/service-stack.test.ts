@@ -187,7 +187,11 @@ describe('functions', () => {
   const restoreBucket = outputs.RestoreBucketName?.Value;
   const eventBusName = outputs.EventBusName?.Value;
   const purgeQueueUrl = { Ref: service.getLogicalId(service.artifactPurge.queue.node.defaultChild as never) };
-  const base = { NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: 'restore-jobs' };
+  const base = {
+    NODE_OPTIONS: '--enable-source-maps',
+    POWERTOOLS_SERVICE_NAME: 'restore-jobs',
+    POWERTOOLS_METRICS_NAMESPACE: 'RestoreJobs',
+  };
   const expected: Record<RestoreFunctionName, Record<string, unknown>> = {
     'list-restore-jobs': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },
     'get-restore-job': { ...base, TABLE_NAME: tableName, SECRET_ARN: secretArn },

@@ -41,6 +41,16 @@ export const PRICES = {
   s3GbMonth: 0.023,
   /** https://aws.amazon.com/step-functions/pricing/ (Standard workflows) */
   sfnTransition: 0.025 / 1000,
+  /** https://aws.amazon.com/dynamodb/pricing/on-demand/ (on-demand write request unit: 1 KB written) */
+  dynamoWriteRequestUnit: 0.625 / 1e6,
+  /** https://aws.amazon.com/dynamodb/pricing/on-demand/ (on-demand read request unit: 4 KB read strongly consistent) */
+  dynamoReadRequestUnit: 0.125 / 1e6,
+  /** https://aws.amazon.com/eventbridge/pricing/ (custom events published, each 64 KB chunk) */
+  eventBridgeEvent: 1.0 / 1e6,
+  /** https://aws.amazon.com/api-gateway/pricing/ (HTTP APIs, first 300 million requests a month) */
+  httpApiRequest: 1.0 / 1e6,
+  /** https://aws.amazon.com/s3/pricing/ (data transfer out of S3 to the internet, first 10 TB a month) */
+  s3TransferOutGb: 0.09,
 } as const;
 
 /** Published limits (PLATFORM.md, "AWS limits a big restore meets"). */

@@ -8,18 +8,24 @@
  *   3. the AWS model fed with 1 and 2 (bench/model.ts),
  *   4. API latency on the embedded stack (bench/api.ts; BENCH_API_REQUESTS, default 500),
  *   5. list latency against list size: page 1 with 100 jobs (snapshots) against page 1 with BENCH_LISTS_MANY
- *      (default 100,000), BENCH_LISTS_REQUESTS each (default 50) (bench/lists.ts).
+ *      (default 100,000), BENCH_LISTS_REQUESTS each (default 50) (bench/lists.ts),
+ *   6. usage metering's cost model: what a few restores of a BENCH_METERING_MIB (default 300) snapshot do, counted
+ *      and priced per job and per 1,000 restores (bench/metering.ts; BENCH_METERING_RESTORES, default 3).
  *
- * BENCH_ONLY=artifact,fanout,model,api,lists runs a subset (the model then uses this session's recorded inputs for what
+ * BENCH_ONLY=artifact,fanout,model,api,lists,metering runs a subset (the model then uses this session's recorded inputs for what
  * was not measured).
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { formatApiTable, runApiBench } from './api.js';
 import { formatTable, machineCpu, perCoreRates, runArtifactBench, waitForQuiet } from './artifact.js';
 import { formatFanout, runFanoutBench } from './fanout.js';
 import { formatListTable, runListBench } from './lists.js';
 import { formatAssumptions, formatModel, type Measured, SESSION_MEASURED } from './model.js';
 
-const only = new Set((process.env.BENCH_ONLY ?? 'artifact,fanout,model,api,lists').split(',').map((s) => s.trim()));
+const only = new Set(
+  (process.env.BENCH_ONLY ?? 'artifact,fanout,model,api,lists,metering').split(',').map((s) => s.trim()),
+);
 const artifactMiB = Number(process.env.BENCH_ARTIFACT_MIB ?? '300');
 const repeat = Number(process.env.BENCH_REPEAT ?? '3');
 const fanoutMiB = Number(process.env.BENCH_FANOUT_MIB ?? '4096');
@@ -81,5 +87,16 @@ if (only.has('lists')) {
   console.log(`\n## Lists against their size on the embedded stack (100 and ${listsMany.toLocaleString('en-US')})\n`);
   console.log(formatListTable(result));
   console.log(`\nOther processes of the machine used ${Math.max(0, others).toFixed(1)} CPU-s meanwhile.`);
+}
+if (only.has('metering')) {
+  // Its own process: the functions keep their SDK clients (and so the endpoints of the first stack) per process,
+  // and the parts above started stacks of their own.
+  console.log(`\n## Usage metering: what a restore costs to run (${process.env.BENCH_METERING_MIB ?? 300} MiB)\n`);
+  const child = spawnSync(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./metering.ts', import.meta.url))],
+    { stdio: 'inherit', env: { ...process.env, POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN' } },
+  );
+  if (child.status !== 0) process.exitCode = 1;
 }
 process.exit(process.exitCode ?? 0);

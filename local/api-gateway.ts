@@ -6,7 +6,14 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { DEFAULT_ROUTE_HANDLER, type RouteDefinition, routeMatcher } from '../functions/routes.js';
 import { errors } from '../lib/domain/errors.js';
 import { closeServer, listen, urlFor } from './http-util.js';
-import { createHandlerLoader, type HandlerLoader, jsonRoundTrip, LOCAL_ACCOUNT_ID, lambdaContext } from './lambda.js';
+import {
+  createHandlerLoader,
+  type HandlerLoader,
+  type InvocationObserver,
+  jsonRoundTrip,
+  LOCAL_ACCOUNT_ID,
+  lambdaContext,
+} from './lambda.js';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -20,6 +27,8 @@ export interface ApiGatewayOptions {
   routes?: readonly RouteDefinition[];
   /** Replaces the module loader (tests). */
   loadHandler?: HandlerLoader;
+  /** Told every function invocation's duration (the default loader's; bench/metering.ts). */
+  observeInvocation?: InvocationObserver;
   /** Default API Gateway's 10 MB; larger bodies get 413 (MongoDB's body here; API Gateway's own on AWS). */
   maxBodyBytes?: number;
   /** HTTP APIs give up on an integration after 30 s (503); the function's own timeout is shorter. */
@@ -45,7 +54,9 @@ const DEFAULT_MAX_BODY = 10 * 1024 * 1024;
 export async function startApiGateway(opts: ApiGatewayOptions): Promise<ApiGateway> {
   const host = opts.host ?? '127.0.0.1';
   const matchRoute = routeMatcher(opts.routes);
-  const loadHandler = opts.loadHandler ?? createHandlerLoader(join(opts.projectRoot ?? PROJECT_ROOT, 'functions'));
+  const loadHandler =
+    opts.loadHandler ??
+    createHandlerLoader(join(opts.projectRoot ?? PROJECT_ROOT, 'functions'), opts.observeInvocation);
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const integrationTimeoutMs = opts.integrationTimeoutMs ?? 30_000;
   /** Set once the server listens. */

@@ -12,6 +12,7 @@ import {
   createHandlerLoader,
   functionArn,
   type HandlerLoader,
+  type InvocationObserver,
   jsonRoundTrip,
   LOCAL_ACCOUNT_ID,
   LOCAL_REGION,
@@ -38,6 +39,13 @@ export interface AwsEndpointsOptions {
   functionsDir?: string;
   /** Replaces the module loader (tests). */
   loadHandler?: HandlerLoader;
+  /** Told every function invocation's duration (the default loader's: tasks and queue consumers). */
+  observeInvocation?: InvocationObserver;
+  /**
+   * Told every state an execution enters, and every retry of one: what Step Functions bills as state transitions
+   * (bench/metering.ts).
+   */
+  observeStateTransition?: (executionName: string, stateName: string) => void;
   /** Execution diagnostics (failed states, retries, failed executions). Default: console.error. */
   log?: (line: string) => void;
   /**
@@ -107,19 +115,20 @@ export async function startAwsEndpoints(opts: AwsEndpointsOptions): Promise<AwsE
     stateMachineArn: opts.stateMachineArn,
     definitionPath: opts.definitionPath ?? join(PROJECT_ROOT, 'lib/state-machine/restore-job.asl.json'),
     ...(opts.tableName !== undefined && { tableName: opts.tableName }),
-    loadHandler: opts.loadHandler ?? createHandlerLoader(functionsDir),
+    loadHandler: opts.loadHandler ?? createHandlerLoader(functionsDir, opts.observeInvocation),
     // With the default loader a missing module is a wiring error: report it at start, not mid-execution.
     ...(opts.loadHandler ? {} : { functionsDir }),
     log: opts.log ?? ((line) => console.error(line)),
     functionConcurrency: opts.functionConcurrency ?? {},
     ...(opts.taskHook !== undefined && { taskHook: opts.taskHook }),
     ...(opts.retryIntervalMs !== undefined && { retryIntervalMs: opts.retryIntervalMs }),
+    ...(opts.observeStateTransition !== undefined && { observeStateTransition: opts.observeStateTransition }),
   });
   const events = new LocalEventBridge(join(opts.dataDir, 'events.ndjson'));
   const secrets = new LocalSecretsManager(join(opts.dataDir, 'secret'), opts.secretArn);
   const sqs = new LocalSqs({
     queues: opts.queues ?? {},
-    loadHandler: opts.loadHandler ?? createHandlerLoader(functionsDir),
+    loadHandler: opts.loadHandler ?? createHandlerLoader(functionsDir, opts.observeInvocation),
     log: opts.log ?? ((line) => console.error(line)),
   });
 
@@ -239,6 +248,7 @@ class LocalStepFunctions {
       functionConcurrency: Readonly<Record<string, number>>;
       taskHook?: TaskHook;
       retryIntervalMs?: Readonly<Record<string, number>>;
+      observeStateTransition?: (executionName: string, stateName: string) => void;
     },
   ) {
     const definition = loadDefinition(opts.definitionPath, opts.tableName);
@@ -397,6 +407,9 @@ class LocalStepFunctions {
     for await (const event of events) {
       if (event.type === 'StateFailed' && !record.aborted) {
         this.opts.log(`[sfn] ${record.name} ${event.state.name}: ${event.Error}: ${String(event.Cause)}`);
+      }
+      if (event.type === 'StateEntered' || event.type === 'StateRetried') {
+        this.opts.observeStateTransition?.(record.name, event.state.name);
       }
     }
   }

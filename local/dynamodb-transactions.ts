@@ -221,7 +221,7 @@ interface Action {
   readonly id: string;
 }
 
-const INTERNAL_HEADER = 'x-local-transaction';
+export const INTERNAL_HEADER = 'x-local-transaction';
 /** Single-item writes, read here for `ReturnValuesOnConditionCheckFailure` (see writeItem). */
 const SINGLE_WRITES = ['PutItem', 'UpdateItem', 'DeleteItem'] as const;
 const TYPE_PREFIX = 'com.amazonaws.dynamodb.v20120810#';

@@ -10,7 +10,7 @@ import {
 import dynalite from 'dynalite';
 import { projectionOf, TABLE } from '../lib/adapters/dynamodb/table.js';
 import { repairIndexes } from './dynamodb-repair.js';
-import { addTransactWriteItems } from './dynamodb-transactions.js';
+import { addTransactWriteItems, INTERNAL_HEADER } from './dynamodb-transactions.js';
 import { closeServer, listen, urlFor } from './http-util.js';
 import { checkLevelDb } from './leveldb-check.js';
 import { acquirePidLock } from './lock.js';
@@ -32,6 +32,8 @@ export async function startLocalDynamoDb(opts: {
   dataDir: string;
   port?: number;
   host?: string;
+  /** Told every API call's operation (`GetItem`, `UpdateItem`, …) as it arrives: bench/metering.ts. */
+  onRequest?: (operation: string) => void;
 }): Promise<LocalDynamoDb> {
   const host = opts.host ?? '127.0.0.1';
   const path = join(opts.dataDir, 'dynamodb');
@@ -51,6 +53,19 @@ export async function startLocalDynamoDb(opts: {
     // Tables become ACTIVE at once: nothing locally waits on CREATING like CloudFormation does.
     const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     addTransactWriteItems(server);
+    const { onRequest } = opts;
+    if (onRequest !== undefined) {
+      // X-Amz-Target is `DynamoDB_20120810.<Operation>`. The transactions front's own calls to dynalite (it applies
+      // writes through it) are not the client's.
+      server.prependListener('request', (req) => {
+        if (req.headers[INTERNAL_HEADER] !== undefined) return;
+        onRequest(
+          String(req.headers['x-amz-target'] ?? '')
+            .split('.')
+            .at(-1) ?? '',
+        );
+      });
+    }
     const { port } = await listen(server, opts.port ?? 0, host);
     return {
       endpoint: urlFor(host, port),

@@ -23,12 +23,12 @@ export function functionArn(name: string): string {
  * module-scope initialisation (env reads, SDK clients) runs on first use, not per invocation.
  * A module that fails to load is not cached, so fixing the file and retrying works.
  */
-export function createHandlerLoader(functionsDir: string): HandlerLoader {
+export function createHandlerLoader(functionsDir: string, observe?: InvocationObserver): HandlerLoader {
   const cache = new Map<string, Promise<LambdaHandler>>();
   return (name) => {
     let loaded = cache.get(name);
     if (!loaded) {
-      loaded = importHandler(functionsDir, name);
+      loaded = importHandler(functionsDir, name).then((handler) => (observe ? timed(name, handler, observe) : handler));
       loaded.catch(() => cache.delete(name));
       cache.set(name, loaded);
     }
@@ -45,6 +45,20 @@ export function createHandlerLoader(functionsDir: string): HandlerLoader {
  */
 export async function startInvocationScopes(): Promise<void> {
   await InvokeStore.getInstanceAsync(true);
+}
+
+/** Told every invocation's function and duration, as Lambda bills it (bench/metering.ts's cost model). */
+export type InvocationObserver = (functionName: string, ms: number) => void;
+
+function timed(name: string, handler: LambdaHandler, observe: InvocationObserver): LambdaHandler {
+  return async (event, context) => {
+    const started = performance.now();
+    try {
+      return await handler(event, context);
+    } finally {
+      observe(name, performance.now() - started);
+    }
+  };
 }
 
 /** Runs one invocation in a context of its own, as the runtime does. */

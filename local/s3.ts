@@ -31,6 +31,19 @@ export interface LocalS3Options {
   now?: () => number;
   /** S3 event notifications (ObjectCreated), as a bucket's notification configuration would send them. */
   notifications?: readonly LocalS3Notification[];
+  /** Told every request before it is answered (refused ones too, which S3 bills as well): bench/metering.ts. */
+  onRequest?: (request: LocalS3Request) => void;
+}
+
+/** What a request asks for: enough to tell S3's request kinds (and so their price) apart. */
+export interface LocalS3Request {
+  readonly method: string;
+  readonly bucket: string;
+  readonly key: string;
+  /** The query's parameter names (`uploads`, `uploadId`, `partNumber`, `list-type`, `delete`, …). */
+  readonly query: readonly string[];
+  /** `x-amz-copy-source` is set (CopyObject, UploadPartCopy). */
+  readonly copy: boolean;
 }
 
 /** One ObjectCreated notification of a bucket, filtered by key prefix and suffix like S3's filter rules. */
@@ -93,6 +106,15 @@ export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
   const front: FrontContext = { objects, uploads, created: notify };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    if (opts.onRequest !== undefined) {
+      const { path, query } = splitUrl(req.url);
+      opts.onRequest({
+        method: req.method ?? 'GET',
+        ...splitPath(path),
+        query: Object.keys(query),
+        copy: req.headers['x-amz-copy-source'] !== undefined,
+      });
+    }
     const authenticated = await authenticate(req, credentials, now());
     if ('failure' in authenticated) {
       sendError(req, res, authenticated.failure);

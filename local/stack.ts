@@ -11,13 +11,14 @@ import { type AwsEndpoints, startAwsEndpoints, type TaskHook } from './aws-endpo
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb.js';
 import {
   createHandlerLoader,
+  type InvocationObserver,
   jsonRoundTrip,
   LOCAL_ACCOUNT_ID,
   LOCAL_REGION,
   lambdaContext,
   startInvocationScopes,
 } from './lambda.js';
-import { type LocalS3, startLocalS3 } from './s3.js';
+import { type LocalS3, type LocalS3Request, startLocalS3 } from './s3.js';
 import { prepareTable } from './table-migration.js';
 
 /** Resource names of the local stack (on AWS, CDK names them). */
@@ -65,6 +66,20 @@ export interface LocalStackOptions {
    * that long after its last download. Tests shrink it.
    */
   downloadUrlSeconds?: number;
+  /** What the stack's services are asked to do, as AWS would bill it (bench/metering.ts's cost model). */
+  observe?: LocalObservers;
+}
+
+/** Counters of billable operations: each is told as the operation happens. */
+export interface LocalObservers {
+  /** Every function invocation (API routes, state machine tasks, queue consumers) and its duration. */
+  invocation?: InvocationObserver;
+  /** Every state an execution enters and every retry: Step Functions' billed state transitions. */
+  stateTransition?: (executionName: string, stateName: string) => void;
+  /** Every S3 request. */
+  s3Request?: (request: LocalS3Request) => void;
+  /** Every DynamoDB API call, by operation. */
+  dynamodbRequest?: (operation: string) => void;
 }
 
 /**
@@ -116,13 +131,17 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   await mkdir(dataDir, { recursive: true });
   const started: { close(): Promise<void> }[] = [];
   try {
-    const dynamodb: LocalDynamoDb = await startLocalDynamoDb({ dataDir });
+    const dynamodb: LocalDynamoDb = await startLocalDynamoDb({
+      dataDir,
+      ...(opts.observe?.dynamodbRequest !== undefined && { onRequest: opts.observe.dynamodbRequest }),
+    });
     started.push(dynamodb);
     const s3: LocalS3 = await startLocalS3({
       dataDir,
       port: opts.s3Port ?? 0,
       buckets: [LOCAL_RESOURCES.snapshotBucket, LOCAL_RESOURCES.restoreBucket],
       credentials: { [LOCAL_ACCESS_KEY_ID]: LOCAL_SECRET_ACCESS_KEY },
+      ...(opts.observe?.s3Request !== undefined && { onRequest: opts.observe.s3Request }),
       // As cdk/service-stack.ts configures the snapshot bucket: manifests/*.json → ingest-manifest.
       notifications: [
         {
@@ -146,6 +165,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       functionConcurrency: { 'build-artifact-range': opts.build?.rangeConcurrency ?? LOCAL_RANGE_CONCURRENCY },
       ...(opts.taskHook !== undefined && { taskHook: opts.taskHook }),
       ...(opts.retryIntervalMs !== undefined && { retryIntervalMs: opts.retryIntervalMs }),
+      ...(opts.observe?.invocation !== undefined && { observeInvocation: opts.observe.invocation }),
+      ...(opts.observe?.stateTransition !== undefined && { observeStateTransition: opts.observe.stateTransition }),
       // As cdk/constructs/artifact-purge.ts deploys it: the purge queue's event source and dead-letter rule.
       queues: {
         [LOCAL_RESOURCES.artifactPurgeQueueName]: {
@@ -216,7 +237,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       ddb.destroy();
     }
 
-    const api: ApiGateway = await startApiGateway({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+    const api: ApiGateway = await startApiGateway({
+      port: opts.port,
+      host: opts.host ?? '127.0.0.1',
+      ...(opts.observe?.invocation !== undefined && { observeInvocation: opts.observe.invocation }),
+    });
     started.push(api);
     // The functions build delivery URLs, links and events on this configured base, as on AWS with a custom
     // domain, never on the Host or X-Forwarded-* headers a client sends. Known once the API listens (port 0).

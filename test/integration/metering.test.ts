@@ -25,6 +25,13 @@ let holdNext: ((jobId: string) => void) | undefined;
 const running = new Map<string, number>();
 /** stdout lines with EMF usage metrics (Powertools writes them to process.stdout, as on Lambda). */
 const emf: Json[] = [];
+/** What the stack's observers (LocalStackOptions.observe: bench/metering.ts's counters) saw. */
+const observed = {
+  states: new Map<string, string[]>(),
+  invocations: [] as { name: string; ms: number }[],
+  s3: [] as { method: string; bucket: string; key: string }[],
+  dynamodb: [] as string[],
+};
 
 beforeAll(async () => {
   // The test run turns Powertools' metrics off (vitest.config.ts); these tests read them.
@@ -37,6 +44,13 @@ beforeAll(async () => {
     return write(chunk, ...rest);
   }) as typeof process.stdout.write);
   t = await startTestStack({
+    observe: {
+      stateTransition: (execution, state) =>
+        observed.states.set(execution, [...(observed.states.get(execution) ?? []), state]),
+      invocation: (name, ms) => observed.invocations.push({ name, ms }),
+      s3Request: ({ method, bucket, key }) => observed.s3.push({ method, bucket, key }),
+      dynamodbRequest: (operation) => observed.dynamodb.push(operation),
+    },
     // Several ranges (and a file split between two, so a verify chain runs) for a 256 KiB snapshot.
     build: { rangeBytes: 64 * KiB, hashLinkBytes: 64 * KiB },
     taskHook: async (functionName, payload, invoke) => {
@@ -130,6 +144,7 @@ const snapshotBytes = () => t.filesOf(t.snapshotsA[1]?.id ?? '').reduce((sum, fi
 describe('a FINISHED job', () => {
   it('downloaded twice, then revoked: one usage event, 2 downloads, 2 × the artifact served, and its EMF line', async () => {
     // Prepare: finished and downloaded twice; its SHA-1 recorded (the view shows it once downloaded)
+    const dynamodbBefore = observed.dynamodb.length;
     const job = await create();
     const ready: Json = await waitForJob(client(), `${path()}/${job.id}`, (j) => j.statusName !== 'IN_PROGRESS');
     expect(ready.delivery.statusName).toBe('READY');
@@ -201,6 +216,29 @@ describe('a FINISHED job', () => {
     // Nothing the execution still does adds a second event
     await idle(job.id);
     expect(await eventsOf(job.id)).toHaveLength(1);
+
+    // What the cost model counts (bench/metering.ts): the execution's states, invocations with their durations,
+    // S3 requests, DynamoDB calls (the transactions front's own calls to dynalite not among them)
+    expect(observed.states.get(job.id)?.slice(0, 2)).toEqual(['StartDelivery', 'PrepareArtifact']);
+    expect(observed.states.get(job.id)).toEqual(
+      expect.arrayContaining(['BuildRange', 'FinishDelivery', 'RecordHash', 'WaitForExpiry']),
+    );
+    const ranges = observed.invocations.filter((inv) => inv.name === 'build-artifact-range');
+    expect(ranges.length).toBeGreaterThanOrEqual(2);
+    expect(ranges.every((inv) => inv.ms > 0)).toBe(true);
+    expect(observed.invocations.map((inv) => inv.name)).toEqual(
+      expect.arrayContaining([
+        'create-restore-job',
+        'artifact-step',
+        'download-restore-artifact',
+        'cancel-restore-job',
+      ]),
+    );
+    expect(observed.s3.some((r) => r.method === 'GET' && r.bucket === t.stack.s3.snapshotBucket)).toBe(true);
+    // The create's job is one TransactWriteItems, which the local front applies with a PutItem of its own: not counted
+    const calls = observed.dynamodb.slice(dynamodbBefore);
+    expect(calls).toEqual(expect.arrayContaining(['GetItem', 'UpdateItem', 'TransactWriteItems']));
+    expect(calls).not.toContain('PutItem');
   });
 });
 

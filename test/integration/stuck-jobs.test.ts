@@ -109,6 +109,16 @@ async function events(jobId: string): Promise<Json[]> {
     .filter((event) => event.detail.job?.id === jobId && event['detail-type'] === 'Restore Job Status Change');
 }
 
+/** The job's `Restore Usage Recorded` events (docs/metering.md): one, once its usage is final. */
+async function usageEvents(jobId: string): Promise<Json[]> {
+  const text = await readFile(join(dataDir, 'events.ndjson'), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Json)
+    .filter((event) => event.detail.jobId === jobId && event['detail-type'] === 'Restore Usage Recorded');
+}
+
 async function executionEnded(jobId: string): Promise<string> {
   const arn = `${LOCAL_RESOURCES.stateMachineArn.replace(':stateMachine:', ':execution:')}:${jobId}`;
   const deadline = Date.now() + 30_000;
@@ -134,8 +144,9 @@ describe('a job whose fail step cannot run', () => {
     expect(job.statusName).toBe('BROKEN');
     expect(job.delivery.statusName).toBe('FAILED');
     expect(job.statusReason).toMatch(/^PermanentError: the restore job failed.*Lambda\.TooManyRequestsException/);
-    // The event and the clean-up are the sweeper's: the job waits in the unfinished index
+    // The event, the clean-up and the usage event are the sweeper's: the job waits in the unfinished index
     expect(await events(id)).toEqual([]);
+    expect(await usageEvents(id)).toEqual([]);
     expect(await jobs.listUnfinished()).toContain(id);
 
     // Act: a sweep
@@ -147,6 +158,9 @@ describe('a job whose fail step cannot run', () => {
     expect(more).toEqual([]);
     expect(broken?.detail.job.statusName).toBe('BROKEN');
     expect(broken?.detail.reason).toBe(job.statusReason);
+    expect((await usageEvents(id)).map((e) => [e.detail.statusName, e.detail.deliveryStatus])).toEqual([
+      ['BROKEN', 'FAILED'],
+    ]);
     expect(await jobs.listUnfinished()).not.toContain(id);
     expect((await sweep({ graceMs: 0 })).followedUp).not.toContain(id);
   }, 60_000);
@@ -171,6 +185,7 @@ describe('a job whose execution ended while it was IN_PROGRESS', () => {
     expect(job.statusReason).toBe('WorkflowEnded: Its workflow ended (FAILED) before the job did.');
     const [broken] = await events(id);
     expect(broken?.detail.reason).toBe(job.statusReason);
+    expect(await usageEvents(id)).toHaveLength(1);
     expect(await jobs.listUnfinished()).not.toContain(id);
   }, 60_000);
 });

@@ -21,6 +21,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { RANGE_MAX_PART_BYTES } from '../lib/adapters/s3/artifact-work.js';
 import type { UsageRecord } from '../lib/domain/usage.js';
 import type { LocalS3Request } from '../local/s3.js';
 import { fileChunks, machineCpu, waitForQuiet } from './artifact.js';
@@ -165,6 +166,8 @@ export async function runMeteringBench(opts: {
   const stack = await startLocalStack({
     dataDir: join(root, 'stack'),
     port: 0,
+    // AWS's range output parts (the local stack shrinks them for its memory): their PUTs are what is counted.
+    build: { uploadPartMaxBytes: RANGE_MAX_PART_BYTES },
     observe: {
       invocation: (name, ms) => {
         if (window === undefined) return;

@@ -13,6 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { rangePartBytes } from '../lib/adapters/s3/artifact-work.js';
 import { MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES } from '../lib/artifact/assembly.js';
 import { MAX_RANGES, rangeBytesFor } from '../lib/artifact/layout.js';
 import { partsPerBatch } from '../lib/use-cases/build-artifact.js';
@@ -374,7 +375,7 @@ export function modelRestore(
   const lambdaGbSeconds = Object.values(gbSeconds).reduce((s, v) => s + v, 0);
   // S3 requests. GETs: snapshot reads (8 MiB chunks, at least one per file), the layout and plan per range,
   // the chains' 8 MiB reads. PUT/COPY/POST/LIST: range outputs (lib-storage multipart: create + parts + complete,
-  // parts of max(8 MiB, range/9000)), the copies, the artifact's create/complete, ListParts, the range listing,
+  // parts as the S3 adapter's rangePartBytes sizes them: ~a quarter of the range, 8-64 MiB), the copies, the artifact's create/complete, ListParts, the range listing,
   // the layout and plan uploads.
   const gets =
     tarBytes / design.readChunkBytes +
@@ -382,9 +383,9 @@ export function modelRestore(
     2 * ranges +
     (artifactBytes + verifyBytes) / design.hashChunkBytes +
     ranges;
-  const rangePartBytes = Math.max(8 * MiB, Math.ceil((rangeTar * 1.01) / 9000 / MiB) * MiB);
+  const rangeParts = Math.ceil(outputBytes / rangePartBytes(rangeTar));
   const puts =
-    ranges * (2 + Math.ceil(outputBytes / rangePartBytes)) +
+    ranges * (rangeParts === 1 ? 1 : 2 + rangeParts) +
     parts +
     2 +
     Math.ceil(parts / 1000) +

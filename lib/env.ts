@@ -37,6 +37,8 @@ export const ENV = {
   buildReadWindowBytes: 'BUILD_READ_WINDOW_BYTES',
   /** Optional: reads a hash-chain link keeps in flight. */
   buildHashReadAhead: 'BUILD_HASH_READ_AHEAD',
+  /** Optional: the largest part a range output is uploaded in (bytes). */
+  buildUploadPartMaxBytes: 'BUILD_UPLOAD_PART_MAX_BYTES',
   /** The queue of artifact purges (download-restore-artifact and restore-job-step send to it). */
   artifactPurgeQueueUrl: 'ARTIFACT_PURGE_QUEUE_URL',
   /**

@@ -56,6 +56,11 @@ export interface LocalStackOptions {
     hashLinkBytes?: number;
     /** Range builds at once (default LOCAL_RANGE_CONCURRENCY). */
     rangeConcurrency?: number;
+    /**
+     * The largest part a range output is uploaded in (default LOCAL_UPLOAD_PART_MAX_BYTES; bench/metering.ts passes
+     * AWS's, whose requests it counts).
+     */
+    uploadPartMaxBytes?: number;
   };
   /** Wraps every state machine task invocation (tests inject faults). */
   taskHook?: TaskHook;
@@ -84,11 +89,13 @@ export interface LocalObservers {
 
 /**
  * On one machine every build step shares this process: one range build at a time (it already gzips on every
- * core), a 16 MiB read window instead of a Lambda's 64 MiB, and hash chains reading two chunks ahead keep a 4 GiB
+ * core), a 16 MiB read window instead of a Lambda's 64 MiB, range outputs uploaded in parts of at most 16 MiB
+ * instead of 64 MiB (lib-storage holds five at once) and hash chains reading two chunks ahead keep a 4 GiB
  * restore's peak RSS under 512 MB (docs/benchmarks.md).
  */
 export const LOCAL_RANGE_CONCURRENCY = 1;
 const LOCAL_READ_WINDOW_BYTES = 16 * 1024 * 1024;
+const LOCAL_UPLOAD_PART_MAX_BYTES = 16 * 1024 * 1024;
 const LOCAL_HASH_READ_AHEAD = 2;
 
 /** What an S3 client outside the stack needs to reach its S3 (path-style; demo.json gives it to users). */
@@ -189,6 +196,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       [ENV.s3ForcePathStyle]: 'true',
       [ENV.buildReadWindowBytes]: String(LOCAL_READ_WINDOW_BYTES),
       [ENV.buildHashReadAhead]: String(LOCAL_HASH_READ_AHEAD),
+      [ENV.buildUploadPartMaxBytes]: String(opts.build?.uploadPartMaxBytes ?? LOCAL_UPLOAD_PART_MAX_BYTES),
       [ENV.artifactPurgeQueueUrl]: `${aws.endpoint}/${LOCAL_ACCOUNT_ID}/${LOCAL_RESOURCES.artifactPurgeQueueName}`,
       // Always set: a stack started later in the same process must not inherit a test's shorter lifetime.
       [ENV.downloadUrlSeconds]: String(opts.downloadUrlSeconds ?? DEFAULT_DOWNLOAD_URL_SECONDS),

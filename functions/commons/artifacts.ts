@@ -42,7 +42,9 @@ export const buildTuning = /* @__PURE__ */ once((): BuildTuning => {
   const concurrency = optionalIntEnv(ENV.buildGzipConcurrency);
   const readWindowBytes = optionalIntEnv(ENV.buildReadWindowBytes);
   const hashReadAhead = optionalIntEnv(ENV.buildHashReadAhead);
+  const uploadPartMaxBytes = optionalIntEnv(ENV.buildUploadPartMaxBytes);
   return {
+    ...(uploadPartMaxBytes !== undefined && { uploadPartMaxBytes }),
     ...(readWindowBytes !== undefined && { readWindowBytes }),
     ...(hashReadAhead !== undefined && { hashReadAhead }),
     ...(rangeBytes !== undefined && { rangeBytes }),

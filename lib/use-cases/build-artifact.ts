@@ -50,6 +50,8 @@ export interface BuildTuning {
   readonly readWindowBytes?: number;
   /** 8 MiB reads a hash-chain link keeps in flight (default 8). */
   readonly hashReadAhead?: number;
+  /** The largest part a range output is uploaded in (default the S3 adapter's, sized for a range worker). */
+  readonly uploadPartMaxBytes?: number;
 }
 
 /** Where the artifact goes in the restore bucket. */
@@ -375,7 +377,9 @@ export async function buildRange(
     const gzip = new ParallelGzip(tuning.gzip);
     tar.on('error', (error) => gzip.destroy(error));
     const bytes = range.end - range.start;
-    const sizeBytes = await deps.work.putRange(input.jobId, input.range, tar.pipe(gzip), bytes);
+    const sizeBytes = await deps.work.putRange(input.jobId, input.range, tar.pipe(gzip), bytes, {
+      ...(tuning.uploadPartMaxBytes !== undefined && { maxPartBytes: tuning.uploadPartMaxBytes }),
+    });
     const recorded = await deps.jobs.recordRangeBuilt(input.jobId, input.range, bytes);
     if (recorded.job?.statusName !== 'IN_PROGRESS') {
       // The job broke while this range was built (another range or a verify chain failed, and the failure's

@@ -281,8 +281,14 @@ export interface ArtifactWork {
   writeLayout<T>(jobId: string, produce: (write: (line: string) => Promise<void>) => Promise<T>): Promise<T>;
   /** The layout's lines from byte `fromByte` on. */
   readLayout(jobId: string, fromByte: number): AsyncIterable<LayoutLine>;
-  /** Stores one range's gzip output; resolves to its size. */
-  putRange(jobId: string, range: number, body: Readable, expectedBytes: number): Promise<number>;
+  /** Stores one range's gzip output (`expectedBytes`: the range's tar bytes); resolves to its size. */
+  putRange(
+    jobId: string,
+    range: number,
+    body: Readable,
+    expectedBytes: number,
+    options?: { maxPartBytes?: number },
+  ): Promise<number>;
   /** The sizes of ranges 0..count-1's outputs (every one must exist). */
   rangeSizes(jobId: string, count: number): Promise<number[]>;
   startUpload(key: string): Promise<string>;

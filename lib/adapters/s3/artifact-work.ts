@@ -48,6 +48,33 @@ export async function withRetries<T>(read: () => Promise<T>, attempts = READ_ATT
   }
 }
 
+/** Parts of a range output lib-storage uploads at once. */
+const RANGE_UPLOAD_QUEUE = 4;
+/** The parts a range output is aimed to take: few requests, yet uploads that overlap the gzip. */
+const RANGE_TARGET_PARTS = 4;
+const RANGE_MIN_PART_BYTES = 8 * MiB;
+/**
+ * The largest range output part on AWS: lib-storage holds up to RANGE_UPLOAD_QUEUE parts in flight and one being
+ * filled (~320 MiB of a range worker's 10,240 MB). The local stack, where one process runs every build step, passes
+ * less (local/stack.ts).
+ */
+export const RANGE_MAX_PART_BYTES = 64 * MiB;
+
+/**
+ * lib-storage's part size for a range output of a `tarBytes` range. Each part is a billed PUT (plus a POST to create
+ * and one to complete the upload), and an output that fits in one part is one PutObject; but the last part is only
+ * sent once gzip is done, which the range worker waits for (and pays 10 GB-s a second for), so parts are not as
+ * large as the output: about a quarter of it, at least 8 MiB, at most `maxPartBytes`. gzip output can exceed its
+ * input by a little (1% allowed for); S3's rules: at most 10,000 parts (9,000 kept, the ranges of the largest
+ * snapshots need it), 5 MiB to 5 GiB each.
+ */
+export function rangePartBytes(tarBytes: number, maxPartBytes = RANGE_MAX_PART_BYTES): number {
+  const roundUp = (bytes: number) => Math.ceil(bytes / MiB) * MiB;
+  const expected = tarBytes * 1.01;
+  const aimed = Math.min(Math.max(RANGE_MIN_PART_BYTES, roundUp(expected / RANGE_TARGET_PARTS)), maxPartBytes);
+  return Math.max(aimed, RANGE_MIN_PART_BYTES, roundUp(expected / 9_000));
+}
+
 function rangeKey(jobId: string, range: number): string {
   return `work/${jobId}/ranges/${String(range).padStart(5, '0')}.gz`;
 }
@@ -150,7 +177,13 @@ export class S3ArtifactWork implements ArtifactWork {
     }
   }
 
-  async putRange(jobId: string, range: number, body: Readable, expectedBytes: number): Promise<number> {
+  async putRange(
+    jobId: string,
+    range: number,
+    body: Readable,
+    expectedBytes: number,
+    options: { maxPartBytes?: number } = {},
+  ): Promise<number> {
     let size = 0;
     const counted = body.pipe(
       new Transform({
@@ -169,9 +202,8 @@ export class S3ArtifactWork implements ArtifactWork {
         Body: counted,
         ContentType: 'application/gzip',
       },
-      queueSize: 4,
-      // lib-storage's own multipart upload of this range: at most 10,000 parts, 8 MiB unless the range is huge.
-      partSize: Math.max(8 * MiB, Math.ceil((expectedBytes * 1.01) / 9_000 / MiB) * MiB),
+      queueSize: RANGE_UPLOAD_QUEUE,
+      partSize: rangePartBytes(expectedBytes, options.maxPartBytes),
     });
     try {
       await upload.done();

@@ -53,7 +53,7 @@ export function sweep(options: {
   );
 }
 
-/** Scheduled (every 5 minutes, 60 s timeout): every unfinished job gets an execution or an end. */
+/** Scheduled (every 5 minutes, 90 s timeout): every unfinished job gets an execution or an end. */
 export const handler = observed(async (_event: unknown, context: Context) => {
   const result = await sweep({
     graceMs: GRACE_MS,

@@ -18,7 +18,9 @@ export type IndexProjection =
  * - API key        APIKEY#<publicKey> / APIKEY
  * - digest nonce   NONCE#<nonce> / NONCE                        (ttl)
  * - restore job    JOB#<jobId> / JOB                            (gsi1 and list: JOBS#<groupId>#<clusterId> / <jobId> unless batched,
- *                                                                gsi2: UNFINISHED / <jobId> while the job is unfinished)
+ *                                                                gsi2: UNFINISHED#<last hex digit of the id> / <jobId> while the job is
+ *                                                                unfinished, and a KILLED or BROKEN one until its usage event is out; plain
+ *                                                                UNFINISHED for older jobs and the last-resort write)
  * - job batch      BATCH#<batchId> / BATCH, its job ids         (gsi1 and list: JOBS#<groupId>#<clusterId> / <batchId>)
  * - list count     COUNT#<list partition> / COUNT, `itemCount`  (list-counts.ts: the jobs, snapshots or checkpoints of a cluster,
  *                                                                added to in the transaction that writes one)

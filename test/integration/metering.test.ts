@@ -223,6 +223,11 @@ describe('a FINISHED job', () => {
     expect(observed.states.get(job.id)).toEqual(
       expect.arrayContaining(['BuildRange', 'FinishDelivery', 'RecordHash', 'WaitForExpiry']),
     );
+    // A snapshot restore has no oplog to count: the Map is not even entered (each state is a billed transition)
+    expect(observed.states.get(job.id)).not.toContain('CountOplog');
+    // The SHA-1 chain starts right after FinishDelivery
+    const states = observed.states.get(job.id) ?? [];
+    expect(states[states.indexOf('FinishDelivery') + 1]).toBe('HashArtifact');
     const ranges = observed.invocations.filter((inv) => inv.name === 'build-artifact-range');
     expect(ranges.length).toBeGreaterThanOrEqual(2);
     expect(ranges.every((inv) => inv.ms > 0)).toBe(true);

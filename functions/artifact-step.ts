@@ -70,7 +70,7 @@ export const handler = observed(async (event: unknown, context: Context) => {
       case 'verify':
         return verifyFile(deps, request, linkBudget(context), tuning);
       case 'assemble':
-        return startAssembly(deps, request);
+        return startAssembly(deps, request, tuning);
       case 'assembleBatch':
         await assembleBatch(deps, request);
         return {};

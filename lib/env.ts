@@ -39,6 +39,8 @@ export const ENV = {
   buildHashReadAhead: 'BUILD_HASH_READ_AHEAD',
   /** Optional: the largest part a range output is uploaded in (bytes). */
   buildUploadPartMaxBytes: 'BUILD_UPLOAD_PART_MAX_BYTES',
+  /** Optional: from how many parts the artifact is assembled by the Map of batches (tests: 1). */
+  buildAssemblyMapFromParts: 'BUILD_ASSEMBLY_MAP_FROM_PARTS',
   /** The queue of artifact purges (download-restore-artifact and restore-job-step send to it). */
   artifactPurgeQueueUrl: 'ARTIFACT_PURGE_QUEUE_URL',
   /**

@@ -61,6 +61,8 @@ export interface LocalStackOptions {
      * AWS's, whose requests it counts).
      */
     uploadPartMaxBytes?: number;
+    /** From how many parts the assembly runs as a Map of batches (default 17; 1 drives the Map with any snapshot). */
+    assemblyMapFromParts?: number;
   };
   /** Wraps every state machine task invocation (tests inject faults). */
   taskHook?: TaskHook;
@@ -205,6 +207,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         [ENV.buildCountBatchBytes]: String(opts.build.countBatchBytes),
       }),
       ...(opts.build?.hashLinkBytes !== undefined && { [ENV.buildHashLinkBytes]: String(opts.build.hashLinkBytes) }),
+      ...(opts.build?.assemblyMapFromParts !== undefined && {
+        [ENV.buildAssemblyMapFromParts]: String(opts.build.assemblyMapFromParts),
+      }),
       // The SDK's own per-service endpoint variables: the functions' clients need no local code.
       AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
       AWS_ENDPOINT_URL_S3: s3.endpoint,

@@ -43,7 +43,9 @@ export const buildTuning = /* @__PURE__ */ once((): BuildTuning => {
   const readWindowBytes = optionalIntEnv(ENV.buildReadWindowBytes);
   const hashReadAhead = optionalIntEnv(ENV.buildHashReadAhead);
   const uploadPartMaxBytes = optionalIntEnv(ENV.buildUploadPartMaxBytes);
+  const assemblyMapFromParts = optionalIntEnv(ENV.buildAssemblyMapFromParts);
   return {
+    ...(assemblyMapFromParts !== undefined && { assemblyMapFromParts }),
     ...(uploadPartMaxBytes !== undefined && { uploadPartMaxBytes }),
     ...(readWindowBytes !== undefined && { readWindowBytes }),
     ...(hashReadAhead !== undefined && { hashReadAhead }),

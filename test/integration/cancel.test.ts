@@ -136,7 +136,9 @@ beforeAll(async () => {
     dataDir,
     port: 0,
     // Several ranges for a snapshot of ~600 KiB, and a hash chain of several links.
-    build: { rangeBytes: 128 * KiB, hashLinkBytes: 64 * KiB },
+    // assemblyMapFromParts: the assembly as a Map of batches and a complete step (a small artifact is otherwise
+    // assembled by the start step alone), so a cancel can come between them.
+    build: { rangeBytes: 128 * KiB, hashLinkBytes: 64 * KiB, assemblyMapFromParts: 1 },
     taskHook: async (functionName, payload, invoke) => {
       const { jobId = '', step, range } = payload as { jobId?: string; step?: string; range?: number };
       const name = step ?? (range !== undefined ? 'range' : functionName);

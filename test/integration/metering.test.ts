@@ -225,6 +225,10 @@ describe('a FINISHED job', () => {
     );
     // A snapshot restore has no oplog to count: the Map is not even entered (each state is a billed transition)
     expect(observed.states.get(job.id)).not.toContain('CountOplog');
+    // Its few parts are copied and the upload completed by StartAssembly itself: no Map of batches, no complete step
+    expect(observed.states.get(job.id)).toEqual(expect.arrayContaining(['StartAssembly', 'AlreadyAssembled']));
+    expect(observed.states.get(job.id)).not.toContain('AssembleParts');
+    expect(observed.states.get(job.id)).not.toContain('CompleteArtifact');
     // The SHA-1 chain starts right after FinishDelivery
     const states = observed.states.get(job.id) ?? [];
     expect(states[states.indexOf('FinishDelivery') + 1]).toBe('HashArtifact');

@@ -113,6 +113,49 @@ describe('assembly', () => {
     expect(done.artifact).toEqual({ key: 'restores/k/f.tar.gz', fileName: 'f.tar.gz', sizeBytes: total });
   });
 
+  it('assembles and completes an artifact of one round of copies in the start step (no Map, no complete step)', async () => {
+    const sizes = [...Array.from({ length: 15 }, () => 6 * MiB), 1 * MiB];
+    const { work, state } = fakeWork(sizes);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const artifact = { key: 'restores/k/f.tar.gz', fileName: 'f.tar.gz', sizeBytes: total };
+    const start = await startAssembly({ jobs: jobs(JOB), work }, { jobId: JOB.id });
+    expect(start).toEqual({ batches: [], artifact });
+    expect(state.parts.size).toBe(16); // one round of copies: 16 at once (the last part may be under 5 MiB)
+    expect([...state.parts.values()].reduce((sum, p) => sum + p.bytes, 0)).toBe(total);
+    expect(state.completed).toEqual([{ uploadId: 'upload-1', expected: total }]);
+    expect(state.deleted).toBe(true);
+    // Retried after it completed (its answer lost): the artifact, found without a second upload
+    const retried = await startAssembly({ jobs: jobs(JOB), work }, { jobId: JOB.id });
+    expect(retried).toEqual({
+      batches: [],
+      artifact: { ...artifact, key: `restores/${JOB.groupId}/${JOB.id}/f.tar.gz` },
+    });
+    expect(state.uploads).toBe(1);
+    expect(state.completed).toHaveLength(1);
+  });
+
+  it('leaves 17 parts to the Map of batches', async () => {
+    const { work, state } = fakeWork(Array.from({ length: 17 }, () => 6 * MiB));
+    const start = await startAssembly({ jobs: jobs(JOB), work }, { jobId: JOB.id });
+    expect(start).toEqual({ uploadId: 'upload-1', batches: [0, 1] });
+    expect(state.parts.size).toBe(0);
+    expect(state.completed).toEqual([]);
+  });
+
+  it('removes what it assembled when the job was cancelled meanwhile', async () => {
+    const { work, state } = fakeWork([6 * MiB, 6 * MiB]);
+    let reads = 0;
+    // The first read sees the job building; the cancel lands while the parts are copied.
+    const cancelled = {
+      get: async () => (++reads <= 2 ? JOB : { ...JOB, statusName: 'KILLED' }),
+    } as unknown as JobStore;
+    const error = await startAssembly({ jobs: cancelled, work }, { jobId: JOB.id }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'PermanentError' });
+    expect(state.completed).toEqual([]);
+    expect(state.aborted).toBe(2); // the earlier attempt's upload, then its own
+    expect(state.deleted).toBe(true);
+  });
+
   it('keeps 10,000 parts to at most 100 batches', () => {
     expect(partsPerBatch(10_000)).toBe(100);
     expect(partsPerBatch(41)).toBe(16);

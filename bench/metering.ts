@@ -99,12 +99,12 @@ export interface RestoreMeasure {
 
 /**
  * After the DELETE, the execution still waits for the link's original expiry (an hour at least), then runs its
- * expiry step: ExpireDelivery, ExpiredYet, Expired (3 transitions), one restore-job-step invocation that reads the
+ * expiry step: ExpireDelivery, the execution's last state (1 transition), one restore-job-step invocation that reads the
  * job, tries its transition (refused: the link was revoked), deletes the artifact (already gone; free) and finds the
  * usage published. Not waited for here; added from the definition (lib/state-machine/restore-job.asl.json).
  */
 export const EXPIRY_TAIL = {
-  transitions: 3,
+  transitions: 1,
   invocations: 1,
   dynamodb: { GetItem: 1, UpdateItem: 1 },
   s3: { DELETE: 1 },

@@ -330,14 +330,15 @@ export function modelRestore(
   const invocations = ranges + smallInvocations + stepInvocations;
 
   // Step Functions: transitions (billed) and history events (quota), retries aside.
-  // Fixed states: StartDelivery, PrepareArtifact, AlreadyBuilt, CountOplog, PlanArtifact, Build, BuildRanges,
-  // VerifyFiles, StartAssembly, AlreadyAssembled, AssembleParts, CompleteArtifact, FinishDelivery, StartHash,
-  // RecordHash, ExpiredYet ×2, WaitForExpiry, ExpireDelivery, Expired.
+  // Fixed states: StartDelivery, PrepareArtifact, AlreadyBuilt, PlanArtifact, Build, BuildRanges, VerifyFiles,
+  // StartAssembly, AlreadyAssembled, AssembleParts, CompleteArtifact, FinishDelivery, RecordHash, WaitForExpiry,
+  // ExpireDelivery (a snapshot restore skips CountOplog; these sizes have more parts than StartAssembly completes
+  // itself, 16).
   // StartDelivery, PrepareArtifact, PlanArtifact, StartAssembly, CompleteArtifact, FinishDelivery, RecordHash,
   // ExpireDelivery
   const fixedTasks = 8;
-  const fixedLight = 7; // AlreadyBuilt, AlreadyAssembled, StartHash, ExpiredYet ×2, WaitForExpiry, Expired
-  const maps = 4; // CountOplog (no items for a snapshot), BuildRanges, VerifyFiles, AssembleParts
+  const fixedLight = 3; // AlreadyBuilt, AlreadyAssembled, WaitForExpiry
+  const maps = 3; // BuildRanges, VerifyFiles, AssembleParts
   const parallels = 1; // Build
   const loopTasks = hashLinks; // each followed by a Choice
   const transitions =

@@ -205,6 +205,56 @@ interface ExecutionRecord extends ExecutionDescription {
   abort(): void;
 }
 
+/**
+ * Node's timers wait at most 2^31 - 1 ms (24.8 days; a longer one fires at once), and aws-local-stepfunctions waits
+ * with one: a Wait state until a timestamp (WaitForExpiry: up to expirationHours, 360 days, as Step Functions does
+ * in one Wait) runs here as a Task of the same name that waits in pieces, ended by a stop of its execution.
+ */
+const MAX_TIMER_MS = 20 * 24 * 3600 * 1000;
+const LOCAL_WAIT_FUNCTION = 'local-wait-until';
+
+/** Turns every Wait state with a TimestampPath into such a Task (nested states too); answers their names. */
+function localTimestampWaits(machine: { States: Record<string, unknown> }): string[] {
+  const names: string[] = [];
+  for (const [name, raw] of Object.entries(machine.States)) {
+    if (!isObject(raw)) continue;
+    for (const nested of [raw.Iterator, raw.ItemProcessor, ...(Array.isArray(raw.Branches) ? raw.Branches : [])]) {
+      if (isObject(nested) && isObject(nested.States)) names.push(...localTimestampWaits({ States: nested.States }));
+    }
+    if (raw.Type !== 'Wait' || typeof raw.TimestampPath !== 'string') continue;
+    const { TimestampPath, Type: _type, ...rest } = raw;
+    machine.States[name] = {
+      ...rest,
+      Type: 'Task',
+      Resource: functionArn(LOCAL_WAIT_FUNCTION),
+      Parameters: { 'until.$': TimestampPath },
+      ResultPath: null,
+    };
+    names.push(name);
+  }
+  return names;
+}
+
+/** Resolves at `until` (an ISO timestamp; at once when past), waiting in pieces; rejects when the execution stops. */
+async function waitUntil(until: unknown, record: ExecutionRecord, onStop: Set<() => void>): Promise<unknown> {
+  const at = typeof until === 'string' ? Date.parse(until) : Number.NaN;
+  if (Number.isNaN(at)) throw Object.assign(new Error(`not a timestamp: ${String(until)}`), { name: 'States.Runtime' });
+  while (!record.aborted) {
+    const left = at - Date.now();
+    if (left <= 0) return {};
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        clearTimeout(timer);
+        onStop.delete(stop);
+        resolve();
+      };
+      const timer = setTimeout(stop, Math.min(left, MAX_TIMER_MS));
+      onStop.add(stop);
+    });
+  }
+  throw new ExecutionStoppedError('Execution aborted');
+}
+
 /** Errors with these flags skip Retry and Catch in aws-local-stepfunctions (see RuntimeError). */
 class ExecutionStoppedError extends Error {
   override readonly name = 'States.Runtime';
@@ -236,6 +286,10 @@ class LocalStepFunctions {
   private readonly machine: StateMachine;
   private readonly tasks: TaskBinding[];
   private readonly stateMachineName: string;
+  /** Wait states run as local Tasks (localTimestampWaits). */
+  private readonly timestampWaits: string[];
+  /** Ends the waits of each execution when it stops. */
+  private readonly waits = new Map<ExecutionRecord, Set<() => void>>();
 
   constructor(
     private readonly opts: {
@@ -253,6 +307,7 @@ class LocalStepFunctions {
   ) {
     const definition = loadDefinition(opts.definitionPath, opts.tableName);
     this.tasks = bindTasks(definition);
+    this.timestampWaits = localTimestampWaits(definition as unknown as { States: Record<string, unknown> });
     if (opts.functionsDir) {
       for (const { functionName, integration } of this.tasks) {
         if (integration === 'dynamodb:updateItem') continue;
@@ -321,7 +376,10 @@ class LocalStepFunctions {
         StateMachine: { Id: this.opts.stateMachineArn, Name: this.stateMachineName },
       },
     });
-    record.abort = execution.abort;
+    record.abort = () => {
+      execution.abort();
+      for (const stop of this.waits.get(record) ?? []) stop();
+    };
     execution.result.then(
       (output) => this.finish(record, 'SUCCEEDED', { output: JSON.stringify(output) }),
       (err: unknown) => this.finish(record, ...classifyFailure(err)),
@@ -417,6 +475,17 @@ class LocalStepFunctions {
   /** One local handler per Task state: invokes the function module in-process, as Lambda would. */
   private overridesFor(record: ExecutionRecord): Record<string, TaskOverride> {
     const overrides: Record<string, TaskOverride> = {};
+    for (const name of this.timestampWaits) {
+      overrides[name] = async (input) => {
+        const waits = this.waits.get(record) ?? new Set<() => void>();
+        this.waits.set(record, waits);
+        try {
+          return await waitUntil(isObject(input) ? input.until : undefined, record, waits);
+        } finally {
+          if (waits.size === 0) this.waits.delete(record);
+        }
+      };
+    }
     for (const task of this.tasks) {
       overrides[task.stateName] = (input) => {
         // aws-local-stepfunctions re-runs a Task once more when aborted during a Retry pause; a

@@ -4,7 +4,7 @@ import { deliveryUrl } from '../domain/view.js';
 import type { ArtifactPurges, ArtifactStore, Clock, EventPublisher, JobObserver, JobStore } from './ports.js';
 import type { RecordUsage } from './record-usage.js';
 import { statusChange } from './status-events.js';
-import { PermanentError } from './task-errors.js';
+import { PermanentError, TransientError } from './task-errors.js';
 
 export interface StepInput {
   readonly jobId: string;
@@ -17,7 +17,7 @@ export interface StepInput {
 export interface StepOutput {
   readonly statusName: RestoreJob['statusName'];
   readonly deliveryStatusName: RestoreJob['delivery']['statusName'];
-  /** When the state machine should come back to expire the delivery (finish only). */
+  /** When the state machine runs the expire step (finish, or a fail step that found the job finished). */
   readonly checkExpiryAt?: string;
 }
 
@@ -64,10 +64,16 @@ export async function advanceRestoreJob(
       reason = failureReason(input.error);
       changes = { ...changes, failureReason: reason };
       break;
-    case 'expire':
-      // Not due yet (waits are cut into pieces): tell the state machine when to come back.
-      if (job.delivery.expires === undefined || Date.parse(job.delivery.expires) > now) return output(job, now);
+    case 'expire': {
+      // The state machine waits for `expires` in one Wait and ends after this step, so an early call (clock skew
+      // between Step Functions and Lambda) is refused, to be retried: it must not end the execution unexpired. A
+      // revoked link (EXPIRED at the DELETE) has nothing to wait for.
+      const due = job.delivery.expires === undefined ? Number.NaN : Date.parse(job.delivery.expires);
+      if (job.delivery.revokedAt === undefined && !(due <= now)) {
+        throw new TransientError(`Restore job ${job.id}'s link expires at ${job.delivery.expires}, not yet.`);
+      }
       break;
+    }
     case 'start':
       break;
   }
@@ -138,21 +144,19 @@ async function killed(
   throw new PermanentError(`Restore job ${input.jobId} was cancelled (KILLED); cannot ${input.step}.`);
 }
 
-// The execution waits for `expires` in pieces of at most 20 days: Node timers (the local runner's) cannot wait
-// longer than 24.8 days, and on AWS the few extra states cost nothing.
-const MAX_WAIT_MS = 20 * 24 * 3600 * 1000;
-
-/** `checkExpiryAt` tells the state machine to wait and come back to expire; absent, there is nothing to wait for. */
+/**
+ * `checkExpiryAt`, after the finish step or a fail step that found the job FINISHED: when the state machine runs the
+ * expire step, which it always does next (WaitForExpiry has no way around it): the link's expiry while the link
+ * lives (READY, or MAX_DOWNLOADS_EXCEEDED: its expiry still ends it), at once when it already ended (revoked).
+ */
 function output(job: RestoreJob, waitFrom?: number): StepOutput {
   const { expires, statusName } = job.delivery;
-  const waiting =
-    waitFrom !== undefined &&
-    expires !== undefined &&
-    (statusName === 'READY' || statusName === 'MAX_DOWNLOADS_EXCEEDED');
+  const waiting = waitFrom !== undefined && job.statusName === 'FINISHED' && expires !== undefined;
+  const live = statusName === 'READY' || statusName === 'MAX_DOWNLOADS_EXCEEDED';
   return {
     statusName: job.statusName,
     deliveryStatusName: statusName,
-    ...(waiting && { checkExpiryAt: new Date(Math.min(Date.parse(expires), waitFrom + MAX_WAIT_MS)).toISOString() }),
+    ...(waiting && { checkExpiryAt: new Date(live ? Date.parse(expires) : waitFrom).toISOString() }),
   };
 }
 

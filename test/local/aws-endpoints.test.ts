@@ -345,6 +345,29 @@ describe('Step Functions', () => {
     }
   });
 
+  it('waits longer than one Node timer can (30 days), and a stop ends the wait', async () => {
+    const { executionArn } = await startJob('longwait-1');
+    for (;;) {
+      if (recordedCalls('longwait-1').some((c) => c.payload.step === 'hashed')) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // One timer of 30 days would fire at once (TimeoutOverflowWarning) and expire the link 30 days early.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(recordedCalls('longwait-1').some((c) => c.payload.step === 'expire')).toBe(false);
+    expect(endpoints.describeExecution(executionArn ?? '')?.status).toBe('RUNNING');
+    await sfn().send(new StopExecutionCommand({ executionArn }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(endpoints.describeExecution(executionArn ?? '')?.status).toBe('ABORTED');
+    expect(recordedCalls('longwait-1').some((c) => c.payload.step === 'expire')).toBe(false);
+  });
+
+  it('expires at the timestamp the finish step answered, then ends (no loop after the expire step)', async () => {
+    const { executionArn } = await startJob('expiring-1');
+    const done = await waitUntilDone(executionArn ?? '');
+    expect(done.status).toBe('SUCCEEDED');
+    expect(callsOf('expiring-1').slice(-2)).toEqual(['restore-job-step:hashed', 'restore-job-step:expire']);
+  });
+
   it('aborts executions waiting in a Wait state', async () => {
     const { executionArn } = await startJob('waiting-1');
     // After the SHA-1 is recorded the execution waits for the link's expiry (an hour for waiting-* jobs).

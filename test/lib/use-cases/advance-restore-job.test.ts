@@ -107,10 +107,28 @@ describe('advanceRestoreJob on a job that already moved', () => {
     );
   });
 
-  it('waits in pieces of at most 20 days for a link that lives longer', async () => {
-    const { deps } = edges(job('FINISHED', { statusName: 'READY', expires: '2026-12-01T12:00:00Z' }));
-    const output = await advanceRestoreJob(deps, { jobId: '0123456789abcdef01234567', step: 'expire' });
-    expect(output.checkExpiryAt).toBe(new Date(NOW + 20 * 24 * 3600_000).toISOString());
+  it('waits for the whole life of a link that lives long, in one Wait (Step Functions waits up to a year)', async () => {
+    const { deps } = edges(job('FINISHED', { statusName: 'READY', expires: '2027-05-27T12:00:00Z' }));
+    const output = await advanceRestoreJob(deps, { jobId: '0123456789abcdef01234567', step: 'fail' });
+    expect(output.checkExpiryAt).toBe('2027-05-27T12:00:00.000Z');
+  });
+
+  it('fail on a finished job whose link was revoked meanwhile: the expire step follows at once', async () => {
+    const { deps } = edges(
+      job('FINISHED', { statusName: 'EXPIRED', expires: '2026-06-01T14:00:00Z', revokedAt: '2026-06-01T11:59:00Z' }),
+    );
+    const output = await advanceRestoreJob(deps, { jobId: '0123456789abcdef01234567', step: 'fail' });
+    expect(output.checkExpiryAt).toBe(new Date(NOW).toISOString());
+  });
+
+  it('refuses an expire step before the expiry (clock skew) as transient, to be retried, and changes nothing', async () => {
+    const { deps, published, usage } = edges(job('FINISHED', { statusName: 'READY', expires: '2026-06-01T12:00:01Z' }));
+    const error = await advanceRestoreJob(deps, { jobId: '0123456789abcdef01234567', step: 'expire' }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ name: 'TransientError' });
+    expect(published).toEqual([]);
+    expect(usage).toEqual([]);
   });
 });
 
@@ -167,6 +185,19 @@ describe('advanceRestoreJob on a cancelled job (DELETE won the race)', () => {
     expect(removed).toEqual([`artifact ${artifact.key}`]);
     expect(published).toEqual([]);
     // Past the SHA-1 chain, whatever became of it: the usage is recorded if the revoke could not.
+    expect(usage).toEqual([['FINISHED', true]]);
+  });
+
+  it('expire of a link revoked before its expiry (the execution came at once): cleaned up, no event', async () => {
+    const revoked = {
+      ...job('FINISHED', { statusName: 'EXPIRED', expires: '2026-06-01T14:00:00Z', revokedAt: '2026-06-01T11:59:00Z' }),
+      artifact,
+    };
+    const { deps, published, removed, usage } = cancelled(revoked);
+    const output = await advanceRestoreJob(deps, { jobId, step: 'expire' });
+    expect(output).toEqual({ statusName: 'FINISHED', deliveryStatusName: 'EXPIRED' });
+    expect(removed).toEqual([`artifact ${artifact.key}`]);
+    expect(published).toEqual([]);
     expect(usage).toEqual([['FINISHED', true]]);
   });
 

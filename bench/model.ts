@@ -302,9 +302,10 @@ export function modelRestore(
     assemblyWaves * (batchSeconds + a.coldStartSeconds + a.stateOverheadSeconds) +
     a.completeSeconds;
 
-  // Critical path before the build: StartDelivery, PrepareArtifact, PlanArtifact (file list read, layout written).
+  // Critical path before the build: StartDelivery, PrepareArtifact, which plans a snapshot restore (file list read,
+  // layout written; a point in time has CountOplog and PlanArtifact between).
   const planWork = a.files / m.planMembersPerSecond + (a.files * 305) / (50 * 1e6) + 0.5;
-  const planSeconds = 3 * (a.coldStartSeconds + a.stateOverheadSeconds) + planWork;
+  const planSeconds = 2 * (a.coldStartSeconds + a.stateOverheadSeconds) + planWork;
   const finishSeconds = a.coldStartSeconds + 2 * a.stateOverheadSeconds + 0.2;
   const readySeconds = planSeconds + Math.max(buildSeconds, verifySeconds) + assemblySeconds + finishSeconds;
 
@@ -324,19 +325,18 @@ export function modelRestore(
     longestLink(verifyWork, verifyLinksLargest),
     a.coldStartSeconds + planWork,
   );
-  // restore-job-step: start, finish, hashed, expire; artifact-step: prepare, plan, verify, complete, hash.
+  // restore-job-step: start, finish, hashed, expire; artifact-step: prepare (which plans), verify, complete, hash.
   const smallInvocations = 4;
-  const stepInvocations = 2 + verifyLinks + 2 + completeLinks + hashLinks; // ... assemble start + complete
+  const stepInvocations = 1 + verifyLinks + 2 + completeLinks + hashLinks; // ... assemble start + complete
   const invocations = ranges + smallInvocations + stepInvocations;
 
   // Step Functions: transitions (billed) and history events (quota), retries aside.
-  // Fixed states: StartDelivery, PrepareArtifact, AlreadyBuilt, PlanArtifact, Build, BuildRanges, VerifyFiles,
-  // StartAssembly, AlreadyAssembled, AssembleParts, CompleteArtifact, FinishDelivery, RecordHash, WaitForExpiry,
-  // ExpireDelivery (a snapshot restore skips CountOplog; these sizes have more parts than StartAssembly completes
+  // Fixed states: StartDelivery, PrepareArtifact, AlreadyBuilt, Build, BuildRanges, VerifyFiles, StartAssembly,
+  // AlreadyAssembled, AssembleParts, CompleteArtifact, FinishDelivery, RecordHash, WaitForExpiry, ExpireDelivery (a
+  // snapshot restore skips CountOplog and PlanArtifact; these sizes have more parts than StartAssembly completes
   // itself, 16).
-  // StartDelivery, PrepareArtifact, PlanArtifact, StartAssembly, CompleteArtifact, FinishDelivery, RecordHash,
-  // ExpireDelivery
-  const fixedTasks = 8;
+  // StartDelivery, PrepareArtifact, StartAssembly, CompleteArtifact, FinishDelivery, RecordHash, ExpireDelivery
+  const fixedTasks = 7;
   const fixedLight = 3; // AlreadyBuilt, AlreadyAssembled, WaitForExpiry
   const maps = 3; // BuildRanges, VerifyFiles, AssembleParts
   const parallels = 1; // Build
@@ -367,7 +367,7 @@ export function modelRestore(
   const small = gbs(design.smallMemoryMB);
   const gbSeconds = {
     ranges: ranges * rangeSeconds * worker,
-    plan: (a.coldStartSeconds + planWork) * step + 2 * (a.coldStartSeconds + 0.2) * step,
+    plan: (a.coldStartSeconds + planWork) * step + (a.coldStartSeconds + 0.2) * step, // prepare (it plans) + one short step
     verify: (verifyBytes / chainSha256 + verifyLinks * a.coldStartSeconds) * step,
     assembly: (copyWork + completeLinks * a.coldStartSeconds + a.completeSeconds) * step,
     hash: (hashWork + hashLinks * a.coldStartSeconds) * step,

@@ -780,6 +780,7 @@ describe('state machine', () => {
     const limited = Object.entries(tasks).filter(([, state]) => state.TimeoutSeconds !== undefined);
     expect(limited.map(([name]) => name)).toEqual(
       expect.arrayContaining([
+        'PrepareArtifact',
         'CountBatch',
         'PlanArtifact',
         'BuildRange',

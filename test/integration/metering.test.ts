@@ -225,6 +225,14 @@ describe('a FINISHED job', () => {
     );
     // A snapshot restore has no oplog to count: the Map is not even entered (each state is a billed transition)
     expect(observed.states.get(job.id)).not.toContain('CountOplog');
+    // ...and is planned by PrepareArtifact: AlreadyBuilt hands it straight to Build, no PlanArtifact
+    expect(observed.states.get(job.id)?.slice(0, 4)).toEqual([
+      'StartDelivery',
+      'PrepareArtifact',
+      'AlreadyBuilt',
+      'Build',
+    ]);
+    expect(observed.states.get(job.id)).not.toContain('PlanArtifact');
     // Its few parts are copied and the upload completed by StartAssembly itself: no Map of batches, no complete step
     expect(observed.states.get(job.id)).toEqual(expect.arrayContaining(['StartAssembly', 'AlreadyAssembled']));
     expect(observed.states.get(job.id)).not.toContain('AssembleParts');

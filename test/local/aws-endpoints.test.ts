@@ -223,6 +223,25 @@ describe('Step Functions', () => {
     });
   });
 
+  it('builds a snapshot restore from the plan prepare answered, with no count or plan step', async () => {
+    const { executionArn } = await startJob('snap-1');
+    expect((await waitUntilDone(executionArn ?? '')).status).toBe('SUCCEEDED');
+    const calls = callsOf('snap-1');
+    expect(calls.slice(0, 2)).toEqual(['restore-job-step:start', 'artifact-step:prepare']);
+    // The Map items come from prepare's answer: its three ranges and its one verify chain (two links).
+    expect(calls.slice(2, 7).sort()).toEqual([
+      'artifact-step:verify',
+      'artifact-step:verify',
+      'build-artifact-range:0',
+      'build-artifact-range:1',
+      'build-artifact-range:2',
+    ]);
+    expect(calls.slice(7, 9)).toEqual(['artifact-step:assemble', 'artifact-step:assembleBatch']);
+    expect(calls).not.toContain('artifact-step:count');
+    expect(calls).not.toContain('artifact-step:plan');
+    expect(calls.at(-1)).toBe('restore-job-step:expire');
+  });
+
   it('routes a non-retryable error inside a Map of a Parallel state to MarkBroken with the Lambda error as Cause', async () => {
     const { executionArn } = await startJob('broken-1');
     const out = await waitUntilDone(executionArn ?? '');

@@ -11,6 +11,7 @@ import {
   completeArtifact,
   hashArtifact,
   partsPerBatch,
+  planArtifact,
   prepareArtifact,
   type StoredPlan,
   startAssembly,
@@ -266,6 +267,73 @@ describe('prepareArtifact', () => {
     expect(keys).toEqual(slices.map((s) => s.key));
     // Each batch object holds only its slices' keys and start optimes: kilobytes, not the span.
     for (const batch of written.values()) expect(JSON.stringify(batch).length).toBeLessThan(64 * 1024);
+  });
+
+  /** A snapshot of `count` files of `size` bytes (each with a SHA-256), and a work area that keeps what is written. */
+  function snapshotBuild(count: number, size: number) {
+    const written = new Map<string, unknown>();
+    const layouts: string[][] = [];
+    const progress: number[] = [];
+    const files = Array.from({ length: count }, (_, i) => ({
+      name: `f${i}.wt`,
+      key: `snap/f${i}.wt`,
+      sizeBytes: size,
+      sha256: '0'.repeat(64),
+    }));
+    const work = {
+      putJson: async (_job: string, name: string, value: unknown) => void written.set(name, value),
+      writeLayout: async <T>(_job: string, produce: (write: (line: string) => Promise<void>) => Promise<T>) => {
+        const lines: string[] = [];
+        layouts.push(lines);
+        return produce(async (line) => void lines.push(line));
+      },
+    } as unknown as ArtifactWork;
+    const deps = {
+      jobs: {
+        get: async () => JOB,
+        recordProgress: async (_id: string, bytes: number) => void progress.push(bytes),
+      } as unknown as JobStore,
+      catalog: {
+        getSnapshot: async () => ({ id: JOB.snapshotId, timestamp: JOB.timestamp, files }),
+      } as unknown as CatalogStore,
+      files: {
+        list: async function* () {
+          yield* files;
+        },
+      } as unknown as SnapshotFiles,
+      work,
+    };
+    return { deps, written, layouts, progress };
+  }
+
+  it('plans a snapshot restore itself and answers the plan as the plan step does (no step of its own)', async () => {
+    const { deps, written, layouts, progress } = snapshotBuild(10, 20 * MiB);
+    const tuning = { rangeBytes: 16 * MiB };
+    const out = await prepareArtifact(deps, { jobId: JOB.id }, tuning);
+    const plan = written.get('plan.json') as StoredPlan;
+    expect(plan.ranges.length).toBeGreaterThan(1);
+    expect(out).toEqual({
+      countBatches: [],
+      plan: { ranges: plan.ranges.map((_, i) => i), verify: plan.verify.map((_, i) => i) },
+    });
+    expect(out.plan?.verify.length).toBeGreaterThan(0);
+    // The job's progress knows its total from the planning on
+    expect(progress).toEqual([plan.tarBytes]);
+    // What the plan step would answer for the same job
+    const planned = await planArtifact(snapshotBuild(10, 20 * MiB).deps, { jobId: JOB.id }, tuning);
+    expect({ ranges: planned.ranges, verify: planned.verify }).toEqual(out.plan);
+    // A retry plans again to the same plan and layout (the progress write only sets a total not yet there)
+    const again = await prepareArtifact(deps, { jobId: JOB.id }, tuning);
+    expect(again).toEqual(out);
+    expect(layouts[1]).toEqual(layouts[0]);
+    expect(written.get('plan.json')).toEqual(plan);
+  });
+
+  it("keeps a snapshot restore's answer within the state's 256 KB at 1,000 ranges", async () => {
+    const { deps } = snapshotBuild(1000, 2 * MiB + 512);
+    const out = await prepareArtifact(deps, { jobId: JOB.id }, { rangeBytes: 2 * MiB });
+    expect(out.plan?.ranges.length).toBeGreaterThanOrEqual(1000);
+    expect(JSON.stringify(out).length).toBeLessThan(16 * 1024);
   });
 
   it('refuses a span whose slices changed since the job was created', async () => {

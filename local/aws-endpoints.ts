@@ -58,6 +58,8 @@ export interface AwsEndpointsOptions {
   taskHook?: TaskHook;
   /** Retry pauses of the named states, in ms, instead of their IntervalSeconds and backoff (tests). */
   retryIntervalMs?: Readonly<Record<string, number>>;
+  /** One attempt of a Wait until a timestamp, in ms (default and most: 20 days; tests shorten it). */
+  waitPieceMs?: number;
   /** SQS queues by name, each with the function its event source mapping invokes (local/sqs.ts). */
   queues?: Readonly<Record<string, LocalQueueOptions>>;
 }
@@ -122,6 +124,7 @@ export async function startAwsEndpoints(opts: AwsEndpointsOptions): Promise<AwsE
     functionConcurrency: opts.functionConcurrency ?? {},
     ...(opts.taskHook !== undefined && { taskHook: opts.taskHook }),
     ...(opts.retryIntervalMs !== undefined && { retryIntervalMs: opts.retryIntervalMs }),
+    ...(opts.waitPieceMs !== undefined && { waitPieceMs: opts.waitPieceMs }),
     ...(opts.observeStateTransition !== undefined && { observeStateTransition: opts.observeStateTransition }),
   });
   const events = new LocalEventBridge(join(opts.dataDir, 'events.ndjson'));
@@ -208,18 +211,24 @@ interface ExecutionRecord extends ExecutionDescription {
 /**
  * Node's timers wait at most 2^31 - 1 ms (24.8 days; a longer one fires at once), and aws-local-stepfunctions waits
  * with one: a Wait state until a timestamp (WaitForExpiry: up to expirationHours, 360 days, as Step Functions does
- * in one Wait) runs here as a Task of the same name that waits in pieces, ended by a stop of its execution.
+ * in one Wait) runs here as a Task of the same name that waits one piece (20 days) at a time, ended by a stop of its
+ * execution. The library also times every Task out (60 s unless TimeoutSeconds says more, and again with one Node
+ * timer), so each piece is one attempt of the Task, within its TimeoutSeconds, and a wait that goes on fails with
+ * {@link WAIT_GOES_ON}, which the Task retries at once, as often as the wait needs. AWS runs the one Wait state.
  */
-const MAX_TIMER_MS = 20 * 24 * 3600 * 1000;
+export const MAX_TIMER_MS = 20 * 24 * 3600 * 1000;
 const LOCAL_WAIT_FUNCTION = 'local-wait-until';
+const WAIT_GOES_ON = 'Local.WaitGoesOn';
 
 /** Turns every Wait state with a TimestampPath into such a Task (nested states too); answers their names. */
-function localTimestampWaits(machine: { States: Record<string, unknown> }): string[] {
+export function localTimestampWaits(machine: { States: Record<string, unknown> }, pieceMs: number): string[] {
   const names: string[] = [];
   for (const [name, raw] of Object.entries(machine.States)) {
     if (!isObject(raw)) continue;
     for (const nested of [raw.Iterator, raw.ItemProcessor, ...(Array.isArray(raw.Branches) ? raw.Branches : [])]) {
-      if (isObject(nested) && isObject(nested.States)) names.push(...localTimestampWaits({ States: nested.States }));
+      if (isObject(nested) && isObject(nested.States)) {
+        names.push(...localTimestampWaits({ States: nested.States }, pieceMs));
+      }
     }
     if (raw.Type !== 'Wait' || typeof raw.TimestampPath !== 'string') continue;
     const { TimestampPath, Type: _type, ...rest } = raw;
@@ -229,30 +238,42 @@ function localTimestampWaits(machine: { States: Record<string, unknown> }): stri
       Resource: functionArn(LOCAL_WAIT_FUNCTION),
       Parameters: { 'until.$': TimestampPath },
       ResultPath: null,
+      // One piece, with a second to spare: a piece never meets the Task's timeout.
+      TimeoutSeconds: Math.ceil(pieceMs / 1000) + 1,
+      Retry: [{ ErrorEquals: [WAIT_GOES_ON], IntervalSeconds: 1, MaxAttempts: 99_999_999, BackoffRate: 1 }],
     };
     names.push(name);
   }
   return names;
 }
 
-/** Resolves at `until` (an ISO timestamp; at once when past), waiting in pieces; rejects when the execution stops. */
-async function waitUntil(until: unknown, record: ExecutionRecord, onStop: Set<() => void>): Promise<unknown> {
+/**
+ * Resolves at `until` (an ISO timestamp; at once when past); fails with {@link WAIT_GOES_ON} after one piece when
+ * `until` is further away (the Task's Retry comes back); rejects when the execution stops.
+ */
+async function waitUntil(
+  until: unknown,
+  record: ExecutionRecord,
+  onStop: Set<() => void>,
+  pieceMs: number,
+): Promise<unknown> {
   const at = typeof until === 'string' ? Date.parse(until) : Number.NaN;
   if (Number.isNaN(at)) throw Object.assign(new Error(`not a timestamp: ${String(until)}`), { name: 'States.Runtime' });
-  while (!record.aborted) {
-    const left = at - Date.now();
-    if (left <= 0) return {};
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        clearTimeout(timer);
-        onStop.delete(stop);
-        resolve();
-      };
-      const timer = setTimeout(stop, Math.min(left, MAX_TIMER_MS));
-      onStop.add(stop);
-    });
-  }
-  throw new ExecutionStoppedError('Execution aborted');
+  if (record.aborted) throw new ExecutionStoppedError('Execution aborted');
+  const left = at - Date.now();
+  if (left <= 0) return {};
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      clearTimeout(timer);
+      onStop.delete(stop);
+      resolve();
+    };
+    const timer = setTimeout(stop, Math.min(left, pieceMs));
+    onStop.add(stop);
+  });
+  if (record.aborted) throw new ExecutionStoppedError('Execution aborted');
+  if (Date.now() < at) throw Object.assign(new Error(`waiting until ${String(until)}`), { name: WAIT_GOES_ON });
+  return {};
 }
 
 /** Errors with these flags skip Retry and Catch in aws-local-stepfunctions (see RuntimeError). */
@@ -290,6 +311,8 @@ class LocalStepFunctions {
   private readonly timestampWaits: string[];
   /** Ends the waits of each execution when it stops. */
   private readonly waits = new Map<ExecutionRecord, Set<() => void>>();
+  /** How long one attempt of a local timestamp wait lasts (localTimestampWaits). */
+  private readonly waitPieceMs: number;
 
   constructor(
     private readonly opts: {
@@ -303,11 +326,16 @@ class LocalStepFunctions {
       taskHook?: TaskHook;
       retryIntervalMs?: Readonly<Record<string, number>>;
       observeStateTransition?: (executionName: string, stateName: string) => void;
+      waitPieceMs?: number;
     },
   ) {
     const definition = loadDefinition(opts.definitionPath, opts.tableName);
     this.tasks = bindTasks(definition);
-    this.timestampWaits = localTimestampWaits(definition as unknown as { States: Record<string, unknown> });
+    this.waitPieceMs = Math.min(opts.waitPieceMs ?? MAX_TIMER_MS, MAX_TIMER_MS);
+    this.timestampWaits = localTimestampWaits(
+      definition as unknown as { States: Record<string, unknown> },
+      this.waitPieceMs,
+    );
     if (opts.functionsDir) {
       for (const { functionName, integration } of this.tasks) {
         if (integration === 'dynamodb:updateItem') continue;
@@ -480,7 +508,7 @@ class LocalStepFunctions {
         const waits = this.waits.get(record) ?? new Set<() => void>();
         this.waits.set(record, waits);
         try {
-          return await waitUntil(isObject(input) ? input.until : undefined, record, waits);
+          return await waitUntil(isObject(input) ? input.until : undefined, record, waits, this.waitPieceMs);
         } finally {
           if (waits.size === 0) this.waits.delete(record);
         }

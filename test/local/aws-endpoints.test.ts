@@ -16,6 +16,8 @@ import {
   type AwsEndpoints,
   type AwsEndpointsOptions,
   loadDefinition,
+  localTimestampWaits,
+  MAX_TIMER_MS,
   startAwsEndpoints,
 } from '../../local/aws-endpoints.js';
 import { maxOverlap, recordedCalls } from './fixtures/functions/calls.js';
@@ -378,6 +380,43 @@ describe('Step Functions', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(endpoints.describeExecution(executionArn ?? '')?.status).toBe('ABORTED');
     expect(recordedCalls('longwait-1').some((c) => c.payload.step === 'expire')).toBe(false);
+  });
+
+  it('runs a Wait until a timestamp as a Task whose timeout outlasts a piece and fits in one Node timer', async () => {
+    const definition = JSON.parse(
+      await readFile(new URL('../../lib/state-machine/restore-job.asl.json', import.meta.url), 'utf8'),
+    ) as { States: Record<string, Record<string, unknown>> };
+    expect(definition.States.WaitForExpiry).toMatchObject({ Type: 'Wait', TimestampPath: expect.any(String) });
+
+    expect(localTimestampWaits(definition, MAX_TIMER_MS)).toEqual(['WaitForExpiry']);
+
+    // aws-local-stepfunctions times a Task out after 60 s unless told more, with one Node timer (at most 2^31 - 1 ms).
+    const timeoutMs = Number(definition.States.WaitForExpiry?.TimeoutSeconds) * 1000;
+    expect(timeoutMs).toBeGreaterThan(MAX_TIMER_MS);
+    expect(timeoutMs).toBeLessThanOrEqual(2 ** 31 - 1);
+    expect(definition.States.WaitForExpiry?.Retry).toEqual([
+      expect.objectContaining({ ErrorEquals: ['Local.WaitGoesOn'], MaxAttempts: 99_999_999 }),
+    ]);
+  });
+
+  it('waits past the Task timeout of its own pieces: attempts of one piece each, retried until the timestamp', async () => {
+    // Pieces of 400 ms make the wait's Task time out after 2 s (one piece and a second): a 2.5 s wait in one attempt
+    // would fail with States.Timeout.
+    const at = await start({ waitPieceMs: 400, retryIntervalMs: { WaitForExpiry: 0 } });
+    try {
+      const { executionArn = '' } = await startJob('piecewise-1', 'piecewise-1', at);
+      for (;;) {
+        if (recordedCalls('piecewise-1').some((c) => c.payload.step === 'hashed')) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const hashedAt = Date.now();
+      const done = await waitUntilDone(executionArn, at);
+      expect(done.status).toBe('SUCCEEDED');
+      expect(callsOf('piecewise-1').slice(-2)).toEqual(['restore-job-step:hashed', 'restore-job-step:expire']);
+      expect(Date.now() - hashedAt).toBeGreaterThanOrEqual(2_000);
+    } finally {
+      await at.close();
+    }
   });
 
   it('expires at the timestamp the finish step answered, then ends (no loop after the expire step)', async () => {

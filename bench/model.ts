@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { rangePartBytes } from '../lib/adapters/s3/artifact-work.js';
 import { MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES } from '../lib/artifact/assembly.js';
-import { MAX_RANGES, rangeBytesFor } from '../lib/artifact/layout.js';
+import { MAX_RANGES, MIN_RANGE_BYTES, rangeBytesFor } from '../lib/artifact/layout.js';
 import { partsPerBatch } from '../lib/use-cases/build-artifact.js';
 
 const MiB = 1024 * 1024;
@@ -538,7 +538,7 @@ export function formatModel(m: Measured, a: Assumptions = ASSUMPTIONS): string {
 export function formatAssumptions(a: Assumptions = ASSUMPTIONS): string {
   const d = readDesign();
   return [
-    `- Design (read from the code): ranges sized by rangeBytesFor (at least 256 MiB, spread over 40, at most 4 GiB unless MAX_RANGES = ${d.maxRanges} forces more); the build Map runs ${d.mapConcurrency} at once; range workers have ${d.workerMemoryMB.toLocaleString('en-US')} MB and ${d.workerVcpus} vCPUs, read ${d.readChunkBytes / MiB} MiB chunks with a ${d.readWindowBytes / MiB} MiB window and upload their output with lib-storage; artifact-step has ${d.stepMemoryMB.toLocaleString('en-US')} MB (1 vCPU), copies the parts in a Map of at most 100 batches, ${d.mapConcurrency} at once, each ${d.copyConcurrency} parts at a time, hashes with ${d.hashReadAhead} × ${d.hashChunkBytes / MiB} MiB reads ahead; chained steps hand on after ${d.linkSeconds / 60} minutes.`,
+    `- Design (read from the code): ranges sized by rangeBytesFor (at least ${MIN_RANGE_BYTES / MiB} MiB, spread over 40, at most 4 GiB unless MAX_RANGES = ${d.maxRanges} forces more); the build Map runs ${d.mapConcurrency} at once; range workers have ${d.workerMemoryMB.toLocaleString('en-US')} MB and ${d.workerVcpus} vCPUs, read ${d.readChunkBytes / MiB} MiB chunks with a ${d.readWindowBytes / MiB} MiB window and upload their output with lib-storage; artifact-step has ${d.stepMemoryMB.toLocaleString('en-US')} MB (1 vCPU), copies the parts in a Map of at most 100 batches, ${d.mapConcurrency} at once, each ${d.copyConcurrency} parts at a time, hashes with ${d.hashReadAhead} × ${d.hashChunkBytes / MiB} MiB reads ahead; chained steps hand on after ${d.linkSeconds / 60} minutes.`,
     `- A Lambda arm64 vCPU gzips and hashes at ${a.lambdaVcpuFactor}× one core here (not measured; see the sensitivity rows).`,
     `- S3 reads never hold a range worker back (${a.workerReadMBs === Number.POSITIVE_INFINITY ? 'its parallel ranged GETs reach the gzip rate' : `capped at ${a.workerReadMBs} MB/s`}); the chains' ranged reads deliver ${a.chainReadMBs} MB/s to one 1-vCPU function, so a chain runs at min(hash-wasm rate, ${a.chainReadMBs} MB/s).`,
     `- UploadPartCopy copies ${a.copyMBsPerRequest} MB/s per request (S3 publishes no figure), ${d.copyConcurrency} at once per assembleBatch invocation, ${d.mapConcurrency} invocations at once; CompleteMultipartUpload and the last part take ${a.completeSeconds} s.`,

@@ -561,7 +561,7 @@ async function assembled(
 
 /**
  * Starts the assembly: plans the parts, creates the upload (aborting any an earlier attempt left). An artifact of at
- * most one round of copies (COPY_CONCURRENCY parts: every snapshot under ~4 GiB, whose ranges are 256 MiB) is
+ * most one round of copies (COPY_CONCURRENCY parts: every snapshot under ~8 GiB, whose ranges are 512 MiB) is
  * assembled and completed here and now, in about the time of one part's copy and the completion, instead of by a
  * Map of one batch and a completion step: three state transitions and two invocations fewer. A retry after that
  * completion finds the artifact (the work area, plan included, is deleted once the upload is complete).

@@ -316,7 +316,10 @@ describe('fan-out build', () => {
 describe('range sizing', () => {
   it('keeps at most MAX_RANGES ranges up to S3-sized archives and refuses beyond', () => {
     const GiB = 1024 ** 3;
-    expect(rangeBytesFor(1024)).toBe(256 * 1024 * 1024);
+    expect(rangeBytesFor(1024)).toBe(512 * 1024 * 1024);
+    // Spread over 40 ranges from 20 GiB on
+    expect(rangeBytesFor(20 * GiB)).toBe(512 * 1024 * 1024);
+    expect(rangeBytesFor(30 * GiB)).toBe(768 * 1024 * 1024);
     expect(rangeBytesFor(100 * GiB)).toBeLessThanOrEqual(4 * GiB);
     for (const tb of [1, 10, 20]) {
       const total = tb * 1024 ** 4;

@@ -1,4 +1,4 @@
-import { toJobView } from '#lib/domain/view.js';
+import { changedJobsView } from '#lib/domain/view.js';
 import { cleanUpBuild } from '#lib/use-cases/build-artifact.js';
 import { cancelRestoreJob } from '#lib/use-cases/cancel-restore-job.js';
 import { artifactWork, restoreArtifacts } from './commons/artifacts.js';
@@ -39,14 +39,9 @@ export const handler = apiHandler('createRestoreJob', async ({ event, groupId, f
     killed: jobs.filter((job) => job.statusName === 'KILLED').length,
     revoked: jobs.filter((job) => job.statusName !== 'KILLED').length,
   });
-  const view = { baseUrl, family, secret, now };
   return {
     statusCode: 200,
     shape: 'list',
-    body: {
-      links: [{ href: `${baseUrl}${event.rawPath}`, rel: 'self' }],
-      results: jobs.map((job) => toJobView(job, view)),
-      totalCount: jobs.length,
-    },
+    body: changedJobsView(jobs, { baseUrl, family, secret, now }, event.rawPath),
   };
 });

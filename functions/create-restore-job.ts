@@ -1,6 +1,6 @@
 import { errors } from '#lib/domain/errors.js';
 import { parseIdempotencyKey } from '#lib/domain/idempotency-key.js';
-import { groupPath, toJobView } from '#lib/domain/view.js';
+import { changedJobsView, groupPath } from '#lib/domain/view.js';
 import { createRestoreJob, createRestoreJobOnce } from '#lib/use-cases/create-restore-job.js';
 import { catalogStore, clock, jobStore } from './commons/deps.js';
 import { apiHandler, authorizeCounted, clusterSegment, type HttpEvent } from './commons/http.js';
@@ -77,15 +77,10 @@ export const handler = apiHandler(
         jobs: jobs.length,
       });
     }
-    const view = { baseUrl, family, secret, now };
     return {
       statusCode: 200,
       shape: 'list',
-      body: {
-        links: [{ href: `${baseUrl}${event.rawPath}`, rel: 'self' }],
-        results: jobs.map((job) => toJobView(job, view)),
-        totalCount: jobs.length,
-      },
+      body: changedJobsView(jobs, { baseUrl, family, secret, now }, event.rawPath),
     };
   },
 );

@@ -132,3 +132,15 @@ export function listView<T>(args: {
     ...(args.page.totalCount !== undefined && { totalCount: args.page.totalCount }),
   };
 }
+
+/**
+ * The jobs a request changed, in the list body create and cancel answer with (as MongoDB's create does): every job,
+ * a `self` link to the request's own path, the count.
+ */
+export function changedJobsView(jobs: readonly RestoreJob[], ctx: ViewContext, path: string): ListView<RestoreJobView> {
+  return {
+    links: [{ href: `${ctx.baseUrl}${path}`, rel: 'self' }],
+    results: jobs.map((job) => toJobView(job, ctx)),
+    totalCount: jobs.length,
+  };
+}

@@ -213,6 +213,19 @@ async function createOne(body?: Json, path?: string): Promise<Json> {
   return (await create(body, path))[0] as Json;
 }
 
+/** Arms `hold`'s gate, creates one job (as createOne does, with the default body) and waits until it is held. */
+async function createHeld(
+  fn: string,
+  step: string,
+  options: Parameters<typeof hold>[2] = {},
+  path?: string,
+): Promise<{ gate: Gate; job: Json }> {
+  const gate = hold(fn, step, options);
+  const job = await createOne(undefined, path);
+  await gate.reached;
+  return { gate, job };
+}
+
 async function cancel(jobId: string, path = atlasJobs(), key = keys.ownerA, query = '') {
   const response = await client(key).request('DELETE', `${path}/${jobId}${query}`);
   return { status: response.status, body: response.json() as Json, text: response.text };
@@ -303,9 +316,7 @@ async function expectKilledClean(jobId: string, path = atlasJobs()): Promise<voi
 describe('cancelling a running build', () => {
   it('before the build starts: KILLED / INTERRUPTED, answered with the list envelope, one event, nothing left', async () => {
     // Prepare: the execution's first step is held
-    const gate = hold('restore-job-step', 'start');
-    const job = await createOne();
-    await gate.reached;
+    const { gate, job } = await createHeld('restore-job-step', 'start');
 
     // Act
     const answer = await cancel(job.id);
@@ -337,9 +348,7 @@ describe('cancelling a running build', () => {
   });
 
   it('during the range builds (Ops Manager path): a range written after the clean-up removes itself', async () => {
-    const gate = hold('build-artifact-range', 'range');
-    const job = await createOne(undefined, publicJobs());
-    await gate.reached;
+    const { gate, job } = await createHeld('build-artifact-range', 'range', {}, publicJobs());
 
     const answer = await cancel(job.id, publicJobs());
     expect(answer.status, answer.text).toBe(200);
@@ -361,9 +370,7 @@ describe('cancelling a running build', () => {
 
   for (const when of ['before', 'after'] as const) {
     it(`during the assembly (held ${when} completing the upload): no upload, no artifact behind the KILLED job`, async () => {
-      const gate = hold('artifact-step', 'complete', { when });
-      const job = await createOne();
-      await gate.reached;
+      const { gate, job } = await createHeld('artifact-step', 'complete', { when });
       if (when === 'after') expect((await leftovers(job.id)).some((key) => key.startsWith('restores/'))).toBe(true);
 
       const answer = await cancel(job.id);
@@ -378,9 +385,7 @@ describe('cancelling a running build', () => {
 
 describe('cancelling during the hash chain', () => {
   it('revokes the link (delivery is READY already); the chain, finding no artifact, ends quietly', async () => {
-    const gate = hold('artifact-step', 'hash');
-    const job = await createOne();
-    await gate.reached;
+    const { gate, job } = await createHeld('artifact-step', 'hash');
 
     const answer = await cancel(job.id);
     expect(answer.status, answer.text).toBe(200);
@@ -402,9 +407,7 @@ describe('cancelling during the hash chain', () => {
 
 describe('a cancel that meets the finish step', () => {
   it('kill first (finish held before it runs): KILLED, and the finish step deletes the artifact it was handed', async () => {
-    const gate = hold('restore-job-step', 'finish');
-    const job = await createOne();
-    await gate.reached;
+    const { gate, job } = await createHeld('restore-job-step', 'finish');
     // The artifact is complete and waits for the finish step.
     expect((await leftovers(job.id)).filter((key) => key.startsWith('restores/'))).toHaveLength(1);
 
@@ -420,9 +423,7 @@ describe('a cancel that meets the finish step', () => {
   });
 
   it('finish first (its step held after it ran): the cancel revokes the link instead, FINISHED / EXPIRED', async () => {
-    const gate = hold('restore-job-step', 'finish', { when: 'after' });
-    const job = await createOne();
-    await gate.reached;
+    const { gate, job } = await createHeld('restore-job-step', 'finish', { when: 'after' });
 
     const answer = await cancel(job.id);
     expect(answer.status, answer.text).toBe(200);
@@ -595,9 +596,7 @@ describe('revoking a READY link', () => {
 
 describe('what cannot be cancelled', () => {
   it('answers 409 for a KILLED job, twice, without a second event', async () => {
-    const gate = hold('restore-job-step', 'start');
-    const job = await createOne();
-    await gate.reached;
+    const { gate, job } = await createHeld('restore-job-step', 'start');
     expect((await cancel(job.id)).status).toBe(200);
     for (const path of [atlasJobs(), publicJobs()]) {
       const again = await cancel(job.id, path);
@@ -670,9 +669,7 @@ describe('what cannot be cancelled', () => {
 
 describe('who may cancel', () => {
   it('needs the create permission: read-only keys get 401, other groups 401 or 404 as the GET, backup admins may', async () => {
-    const gate = hold('restore-job-step', 'start');
-    const job = await createOne();
-    await gate.reached;
+    const { gate, job } = await createHeld('restore-job-step', 'start');
 
     // A read-only key: what create answers it.
     const readOnly = await cancel(job.id, atlasJobs(), keys.readA);

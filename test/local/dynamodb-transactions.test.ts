@@ -1,42 +1,29 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   ConditionalCheckFailedException,
-  DynamoDBClient,
+  type DynamoDBClient,
   IdempotentParameterMismatchException,
   PutItemCommand,
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTable, type LocalDynamoDb, startLocalDynamoDb } from '#local/dynamodb.js';
+import { startTestDynamoDb, type TestDynamoDb } from '../helpers/dynamodb.js';
 
 // TransactWriteItems and conditional single-item writes on the local DynamoDB (local/dynamodb-transactions.ts),
 // as DynamoDB answers them.
 
 const TABLE = 'transactions';
-let dataDir: string;
-let dynamodb: LocalDynamoDb;
+let local: TestDynamoDb;
 let client: DynamoDBClient;
 let db: DynamoDBDocumentClient;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'restore-jobs-tx-'));
-  dynamodb = await startLocalDynamoDb({ dataDir });
-  client = new DynamoDBClient({
-    endpoint: dynamodb.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  db = DynamoDBDocumentClient.from(client);
-  await ensureTable(client, TABLE);
+  local = await startTestDynamoDb('restore-jobs-tx', TABLE);
+  ({ client, db } = local);
 });
 afterAll(async () => {
-  client?.destroy();
-  await dynamodb?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await local?.stop();
 });
 
 const get = async (pk: string) =>

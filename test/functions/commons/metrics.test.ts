@@ -5,6 +5,7 @@ import { errors } from '#lib/domain/errors.js';
 import { jobSourceKind, type RestoreJob } from '#lib/domain/job.js';
 import { restoreSource, sourceKindOf } from '#lib/domain/restore-source.js';
 import { authFailureReason, DigestChallenge } from '#lib/use-cases/authenticate.js';
+import { sampleJob } from '../../helpers/jobs.js';
 
 // Before metrics.ts builds its Metrics instance: the suite turns metrics off (vitest.config.ts); this file reads them.
 vi.hoisted(() => {
@@ -13,33 +14,8 @@ vi.hoisted(() => {
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 
-function job(overrides: Partial<RestoreJob> = {}): RestoreJob {
-  return {
-    id: '0123456789abcdef01234567',
-    groupId: 'a'.repeat(24),
-    requestClusterId: 'b'.repeat(24),
-    clusterId: 'b'.repeat(24),
-    clusterName: 'Cluster0',
-    apiFamily: 'public',
-    snapshotId: 'c'.repeat(24),
-    created: '2026-06-01T11:00:00Z',
-    timestamp: { date: '2026-06-01T10:00:00Z', increment: 1 },
-    pointInTime: false,
-    encryptionEnabled: false,
-    statusName: 'IN_PROGRESS',
-    delivery: {
-      methodName: 'HTTP',
-      expirationHours: 2,
-      maxDownloads: 1,
-      statusName: 'IN_PROGRESS',
-      downloadCount: 0,
-      baseUrl: 'https://restore.example.com',
-      fileName: 'f.tar.gz',
-      tokenSalt: '00',
-      tokenHash: '00',
-    },
-    ...overrides,
-  };
+function job(overrides: Partial<Omit<RestoreJob, 'delivery'>> = {}): RestoreJob {
+  return sampleJob({ apiFamily: 'public', ...overrides }, { statusName: 'IN_PROGRESS' });
 }
 
 type Line = Record<string, unknown> & { _aws: { CloudWatchMetrics: { Dimensions: string[][] }[] } };

@@ -1,41 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import type { RestoreJob } from '#lib/domain/job.js';
 import { usageIsFinal, usageOf, usageRecord } from '#lib/domain/usage.js';
+import { sampleJob } from '../../helpers/jobs.js';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 const JOB_ID = '0123456789abcdef01234567';
 
-function job(overrides: Partial<RestoreJob> = {}, delivery: Partial<RestoreJob['delivery']> = {}): RestoreJob {
-  return {
-    id: JOB_ID,
-    groupId: 'a'.repeat(24),
-    requestClusterId: 'b'.repeat(24),
-    clusterId: 'b'.repeat(24),
-    clusterName: 'Cluster0',
-    apiFamily: 'atlas',
-    snapshotId: 'c'.repeat(24),
-    created: '2026-06-01T11:00:00Z',
-    timestamp: { date: '2026-06-01T10:00:00Z', increment: 1 },
-    pointInTime: false,
-    encryptionEnabled: false,
-    statusName: 'FINISHED',
-    artifact: { key: 'restores/x/f.tar.gz', fileName: 'f.tar.gz', sizeBytes: 1000, sha1: 'f'.repeat(40) },
-    usage: { snapshotBytesRead: 5000, workerComputeMs: 12_345 },
-    ...overrides,
-    delivery: {
-      methodName: 'HTTP',
-      expirationHours: 2,
+function job(
+  overrides: Partial<Omit<RestoreJob, 'delivery'>> = {},
+  delivery: Partial<RestoreJob['delivery']> = {},
+): RestoreJob {
+  return sampleJob(
+    {
+      id: JOB_ID,
+      statusName: 'FINISHED',
+      artifact: { key: 'restores/x/f.tar.gz', fileName: 'f.tar.gz', sizeBytes: 1000, sha1: 'f'.repeat(40) },
+      usage: { snapshotBytesRead: 5000, workerComputeMs: 12_345 },
+      ...overrides,
+    },
+    {
       maxDownloads: 3,
       statusName: 'READY',
       expires: '2026-06-01T14:00:00Z',
-      downloadCount: 0,
-      baseUrl: 'https://restore.example.com',
-      fileName: 'f.tar.gz',
-      tokenSalt: '00',
       tokenHash: 'ab'.repeat(32),
       ...delivery,
     },
-  };
+  );
 }
 
 describe('usageOf', () => {

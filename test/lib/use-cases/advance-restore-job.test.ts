@@ -3,36 +3,12 @@ import type { RestoreJob, Step } from '#lib/domain/job.js';
 import { advanceRestoreJob } from '#lib/use-cases/advance-restore-job.js';
 import type { Conditional, JobStore, StatusChange } from '#lib/use-cases/ports.js';
 import { PermanentError } from '#lib/use-cases/task-errors.js';
+import { sampleJob } from '../../helpers/jobs.js';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 
 function job(statusName: RestoreJob['statusName'], delivery: Partial<RestoreJob['delivery']>): RestoreJob {
-  return {
-    id: '0123456789abcdef01234567',
-    groupId: 'a'.repeat(24),
-    requestClusterId: 'b'.repeat(24),
-    clusterId: 'b'.repeat(24),
-    clusterName: 'Cluster0',
-    apiFamily: 'atlas',
-    snapshotId: 'c'.repeat(24),
-    created: '2026-06-01T11:00:00Z',
-    timestamp: { date: '2026-06-01T10:00:00Z', increment: 1 },
-    pointInTime: false,
-    encryptionEnabled: false,
-    statusName,
-    delivery: {
-      methodName: 'HTTP',
-      expirationHours: 2,
-      maxDownloads: 1,
-      statusName: 'NOT_STARTED',
-      downloadCount: 0,
-      baseUrl: 'https://restore.example.com',
-      fileName: 'f.tar.gz',
-      tokenSalt: '00',
-      tokenHash: '00',
-      ...delivery,
-    },
-  };
+  return sampleJob({ statusName }, delivery);
 }
 
 /** The use case's edges: a job store whose conditional transitions never apply (the job is elsewhere already). */

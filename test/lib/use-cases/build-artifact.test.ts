@@ -17,33 +17,10 @@ import {
   startAssembly,
 } from '#lib/use-cases/build-artifact.js';
 import type { ArtifactWork, CatalogStore, JobStore, SnapshotFiles } from '#lib/use-cases/ports.js';
+import { sampleJob } from '../../helpers/jobs.js';
 
 const MiB = 1024 * 1024;
-const JOB: RestoreJob = {
-  id: '0123456789abcdef01234567',
-  groupId: 'a'.repeat(24),
-  requestClusterId: 'b'.repeat(24),
-  clusterId: 'b'.repeat(24),
-  clusterName: 'Cluster0',
-  apiFamily: 'atlas',
-  snapshotId: 'c'.repeat(24),
-  created: '2026-06-01T11:00:00Z',
-  timestamp: { date: '2026-06-01T10:00:00Z', increment: 1 },
-  pointInTime: false,
-  encryptionEnabled: false,
-  statusName: 'IN_PROGRESS',
-  delivery: {
-    methodName: 'HTTP',
-    expirationHours: 2,
-    maxDownloads: 1,
-    statusName: 'IN_PROGRESS',
-    downloadCount: 0,
-    baseUrl: 'https://restore.example.com',
-    fileName: 'f.tar.gz',
-    tokenSalt: '00',
-    tokenHash: '00',
-  },
-};
+const JOB: RestoreJob = sampleJob({}, { statusName: 'IN_PROGRESS' });
 
 /** A work area in memory: range output sizes, the parts uploaded, what was aborted and completed. */
 function fakeWork(sizes: number[], artifactBytes = Buffer.alloc(0)) {

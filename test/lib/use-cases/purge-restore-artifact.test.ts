@@ -5,44 +5,34 @@ import { recordArtifactHash } from '#lib/use-cases/advance-restore-job.js';
 import { downloadRestoreArtifact } from '#lib/use-cases/download-restore-artifact.js';
 import type { ArtifactStore, Conditional, JobStore } from '#lib/use-cases/ports.js';
 import { purgeDelaySeconds, purgeRestoreArtifact } from '#lib/use-cases/purge-restore-artifact.js';
+import { sampleJob } from '../../helpers/jobs.js';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 const JOB_ID = '0123456789abcdef01234567';
 const TOKEN = 'the-token';
 
 function job(delivery: Partial<RestoreJob['delivery']>, sha1: string | null = 'a'.repeat(40)): RestoreJob {
-  return {
-    id: JOB_ID,
-    groupId: 'a'.repeat(24),
-    requestClusterId: 'b'.repeat(24),
-    clusterId: 'b'.repeat(24),
-    clusterName: 'Cluster0',
-    apiFamily: 'atlas',
-    created: '2026-06-01T11:00:00Z',
-    timestamp: { date: '2026-06-01T10:00:00Z', increment: 1 },
-    pointInTime: false,
-    encryptionEnabled: false,
-    statusName: 'FINISHED',
-    artifact: {
-      key: `restores/x/${JOB_ID}/f.tar.gz`,
-      fileName: 'f.tar.gz',
-      sizeBytes: 10,
-      ...(sha1 !== null && { sha1 }),
+  // This job names no snapshot.
+  const { snapshotId: _, ...job } = sampleJob(
+    {
+      id: JOB_ID,
+      statusName: 'FINISHED',
+      artifact: {
+        key: `restores/x/${JOB_ID}/f.tar.gz`,
+        fileName: 'f.tar.gz',
+        sizeBytes: 10,
+        ...(sha1 !== null && { sha1 }),
+      },
     },
-    delivery: {
-      methodName: 'HTTP',
-      expirationHours: 2,
+    {
       maxDownloads: 2,
       statusName: 'READY',
       expires: '2026-06-01T14:00:00Z',
-      downloadCount: 0,
-      baseUrl: 'https://restore.example.com',
-      fileName: 'f.tar.gz',
-      tokenSalt: '00',
       tokenHash: hashToken(TOKEN),
       ...delivery,
     },
-  };
+  );
+  return job;
 }
 
 /** A job store holding one job; `countDownload` adds one (the conditions are the adapter's, tested elsewhere). */
@@ -100,10 +90,18 @@ describe('asking for the purge', () => {
     },
   };
   const events = { publish: async () => {}, publishAutomatedRestore: async () => {}, publishProgress: async () => {} };
+  /** The download's edges: `base`, `events`, and the job store, artifacts and purges of `edges`. */
+  const downloadDeps = (e: ReturnType<typeof edges>) => ({
+    ...base,
+    jobs: e.jobs,
+    artifacts: e.artifacts,
+    purges: e.purges,
+    events,
+  });
 
   it('is done by the last allowed download only, and never deletes at once', async () => {
     const e = edges(job({ downloadCount: 0 }));
-    const deps = { ...base, jobs: e.jobs, artifacts: e.artifacts, purges: e.purges, events };
+    const deps = downloadDeps(e);
     await downloadRestoreArtifact(deps, request);
     expect(e.scheduled).toEqual([]);
     const { location } = await downloadRestoreArtifact(deps, request);
@@ -119,11 +117,7 @@ describe('asking for the purge', () => {
     const reported: unknown[] = [];
     const { location } = await downloadRestoreArtifact(
       {
-        ...base,
-        jobs: e.jobs,
-        artifacts: e.artifacts,
-        events,
-        purges: e.purges,
+        ...downloadDeps(e),
         recordUsage: async () => Promise.reject(new Error('EventBridge down')),
         onUsageNotRecorded: (error) => reported.push(error),
       },
@@ -139,10 +133,7 @@ describe('asking for the purge', () => {
     const reported: unknown[] = [];
     const { location } = await downloadRestoreArtifact(
       {
-        ...base,
-        jobs: e.jobs,
-        artifacts: e.artifacts,
-        events,
+        ...downloadDeps(e),
         purges: { schedule: async () => Promise.reject(new Error('SQS down')) },
         onPurgeNotScheduled: (error) => reported.push(error),
       },

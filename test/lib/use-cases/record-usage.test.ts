@@ -3,36 +3,18 @@ import type { RestoreJob } from '#lib/domain/job.js';
 import type { UsageIncrement, UsageRecord } from '#lib/domain/usage.js';
 import type { ArtifactWork, Conditional, JobStore } from '#lib/use-cases/ports.js';
 import { meterBuildTask, recordJobUsage } from '#lib/use-cases/record-usage.js';
+import { sampleJob } from '../../helpers/jobs.js';
 
 const JOB_ID = '0123456789abcdef01234567';
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 
 function job(statusName: RestoreJob['statusName'], delivery: Partial<RestoreJob['delivery']> = {}): RestoreJob {
-  return {
-    id: JOB_ID,
-    groupId: 'a'.repeat(24),
-    requestClusterId: 'b'.repeat(24),
-    clusterId: 'b'.repeat(24),
-    clusterName: 'Cluster0',
-    apiFamily: 'public',
-    created: '2026-06-01T11:00:00Z',
-    timestamp: { date: '2026-06-01T10:00:00Z', increment: 1 },
-    pointInTime: false,
-    encryptionEnabled: false,
-    statusName,
-    delivery: {
-      methodName: 'HTTP',
-      expirationHours: 1,
-      maxDownloads: 1,
-      statusName: 'INTERRUPTED',
-      downloadCount: 0,
-      baseUrl: 'https://restore.example.com',
-      fileName: 'f.tar.gz',
-      tokenSalt: '00',
-      tokenHash: '00',
-      ...delivery,
-    },
-  };
+  // This job names no snapshot.
+  const { snapshotId: _, ...job } = sampleJob(
+    { id: JOB_ID, apiFamily: 'public', statusName },
+    { expirationHours: 1, statusName: 'INTERRUPTED', ...delivery },
+  );
+  return job;
 }
 
 /** A job store holding one job, with the usage writes' conditions as the DynamoDB adapter has them. */

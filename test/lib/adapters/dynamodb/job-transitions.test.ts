@@ -1,13 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoJobStore, toItem } from '#lib/adapters/dynamodb/job-store.js';
 import type { RestoreJob } from '#lib/domain/job.js';
 import { newObjectId } from '#lib/domain/object-id.js';
-import { ensureTable, type LocalDynamoDb, startLocalDynamoDb } from '#local/dynamodb.js';
+import { startTestDynamoDb, type TestDynamoDb } from '../../../helpers/dynamodb.js';
+import { sampleJob } from '../../../helpers/jobs.js';
 
 // The cancel's two transitions (kill, revoke) as conditional writes on the local DynamoDB (dynalite's conditions
 // are exact: PLATFORM.md), with the steps they race against.
@@ -15,28 +12,17 @@ import { ensureTable, type LocalDynamoDb, startLocalDynamoDb } from '#local/dyna
 const TABLE = 'transitions';
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 const at = (ms: number) => new Date(ms).toISOString();
-let dataDir: string;
-let dynamodb: LocalDynamoDb;
-let client: DynamoDBClient;
+let local: TestDynamoDb;
 let db: DynamoDBDocumentClient;
 let store: DynamoJobStore;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'restore-jobs-transitions-'));
-  dynamodb = await startLocalDynamoDb({ dataDir });
-  client = new DynamoDBClient({
-    endpoint: dynamodb.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  db = DynamoDBDocumentClient.from(client);
-  await ensureTable(client, TABLE);
+  local = await startTestDynamoDb('restore-jobs-transitions', TABLE);
+  db = local.db;
   store = new DynamoJobStore(db, TABLE);
 });
 afterAll(async () => {
-  client?.destroy();
-  await dynamodb?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await local?.stop();
 });
 
 /** Writes a job in the given state (with its unfinished-index keys, as create writes them) and returns it. */
@@ -44,33 +30,7 @@ async function jobIn(
   statusName: RestoreJob['statusName'],
   delivery: Partial<RestoreJob['delivery']> = {},
 ): Promise<RestoreJob> {
-  const id = newObjectId(NOW);
-  const job: RestoreJob = {
-    id,
-    groupId: 'a'.repeat(24),
-    requestClusterId: 'b'.repeat(24),
-    clusterId: 'b'.repeat(24),
-    clusterName: 'Cluster0',
-    apiFamily: 'atlas',
-    snapshotId: 'c'.repeat(24),
-    created: '2026-06-01T11:00:00Z',
-    timestamp: { date: '2026-06-01T10:00:00Z', increment: 1 },
-    pointInTime: false,
-    encryptionEnabled: false,
-    statusName,
-    delivery: {
-      methodName: 'HTTP',
-      expirationHours: 2,
-      maxDownloads: 2,
-      statusName: 'NOT_STARTED',
-      downloadCount: 0,
-      baseUrl: 'https://restore.example.com',
-      fileName: 'f.tar.gz',
-      tokenSalt: '00',
-      tokenHash: '00',
-      ...delivery,
-    },
-  };
+  const job = sampleJob({ id: newObjectId(NOW), statusName }, { maxDownloads: 2, ...delivery });
   await db.send(new PutCommand({ TableName: TABLE, Item: toItem(job) }));
   return job;
 }

@@ -1,13 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoJobStore, toItem } from '#lib/adapters/dynamodb/job-store.js';
 import type { RestoreJob } from '#lib/domain/job.js';
 import { newObjectId } from '#lib/domain/object-id.js';
-import { ensureTable, type LocalDynamoDb, startLocalDynamoDb } from '#local/dynamodb.js';
+import { startTestDynamoDb, type TestDynamoDb } from '../../../helpers/dynamodb.js';
+import { sampleJob } from '../../../helpers/jobs.js';
 
 // The usage counters and their recording as conditional writes on the local DynamoDB (dynalite's conditions are
 // exact: PLATFORM.md).
@@ -15,57 +12,22 @@ import { ensureTable, type LocalDynamoDb, startLocalDynamoDb } from '#local/dyna
 const TABLE = 'usage';
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 const at = (ms: number) => new Date(ms).toISOString();
-let dataDir: string;
-let dynamodb: LocalDynamoDb;
-let client: DynamoDBClient;
+let local: TestDynamoDb;
 let db: DynamoDBDocumentClient;
 let store: DynamoJobStore;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'restore-jobs-usage-'));
-  dynamodb = await startLocalDynamoDb({ dataDir });
-  client = new DynamoDBClient({
-    endpoint: dynamodb.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  db = DynamoDBDocumentClient.from(client);
-  await ensureTable(client, TABLE);
+  local = await startTestDynamoDb('restore-jobs-usage', TABLE);
+  db = local.db;
   store = new DynamoJobStore(db, TABLE);
 });
 afterAll(async () => {
-  client?.destroy();
-  await dynamodb?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await local?.stop();
 });
 
 /** A job in the unfinished index, as create writes it (no usage attributes: no build task counted yet). */
 async function runningJob(): Promise<RestoreJob> {
-  const job: RestoreJob = {
-    id: newObjectId(NOW),
-    groupId: 'a'.repeat(24),
-    requestClusterId: 'b'.repeat(24),
-    clusterId: 'b'.repeat(24),
-    clusterName: 'Cluster0',
-    apiFamily: 'atlas',
-    snapshotId: 'c'.repeat(24),
-    created: '2026-06-01T11:00:00Z',
-    timestamp: { date: '2026-06-01T10:00:00Z', increment: 1 },
-    pointInTime: false,
-    encryptionEnabled: false,
-    statusName: 'IN_PROGRESS',
-    delivery: {
-      methodName: 'HTTP',
-      expirationHours: 2,
-      maxDownloads: 2,
-      statusName: 'IN_PROGRESS',
-      downloadCount: 0,
-      baseUrl: 'https://restore.example.com',
-      fileName: 'f.tar.gz',
-      tokenSalt: '00',
-      tokenHash: '00',
-    },
-  };
+  const job = sampleJob({ id: newObjectId(NOW) }, { maxDownloads: 2, statusName: 'IN_PROGRESS' });
   await db.send(new PutCommand({ TableName: TABLE, Item: toItem(job) }));
   return job;
 }

@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, paginateScan, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   type BsonTimestamp,
   type Checkpoint,
@@ -254,25 +254,23 @@ export async function backfillCheckpointList(db: DynamoDBDocumentClient, tableNa
   );
   if (marker.Item !== undefined) return 0;
   let listed = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await db.send(
-      new ScanCommand({
-        TableName: tableName,
-        FilterExpression: 'begins_with(pk, :prefix) AND sk = :sk AND attribute_not_exists(gsi1pk)',
-        ExpressionAttributeValues: { ':prefix': 'CHECKPOINT#', ':sk': 'CHECKPOINT' },
-        ExclusiveStartKey: startKey,
-        ConsistentRead: true,
-      }),
-    );
+  const pages = paginateScan(
+    { client: db },
+    {
+      TableName: tableName,
+      FilterExpression: 'begins_with(pk, :prefix) AND sk = :sk AND attribute_not_exists(gsi1pk)',
+      ExpressionAttributeValues: { ':prefix': 'CHECKPOINT#', ':sk': 'CHECKPOINT' },
+      ConsistentRead: true,
+    },
+  );
+  for await (const page of pages) {
     for (const item of page.Items ?? []) {
       const checkpoint = strip<Checkpoint>(item) as Checkpoint;
       const listKeys = checkpointListKeys(checkpoint);
       const counter = { partition: listKeys.gsi1pk, count: 1 };
       if (await listCounted(db, tableName, checkpointKey(checkpoint.id), listKeys, counter)) listed++;
     }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+  }
   await db.send(new PutCommand({ TableName: tableName, Item: { ...CHECKPOINT_LIST_MARKER_KEY, listed } }));
   return listed;
 }

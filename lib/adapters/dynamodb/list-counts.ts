@@ -3,7 +3,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  ScanCommand,
+  paginateScan,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { batchPutAll } from './batch.js';
@@ -142,24 +142,22 @@ export async function backfillListCounts(db: DynamoDBDocumentClient, tableName: 
   const marker = await db.send(new GetCommand({ TableName: tableName, Key: COUNTS_MARKER_KEY, ConsistentRead: true }));
   if (marker.Item !== undefined) return false;
   const counts = new Map<string, number>();
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await db.send(
-      new ScanCommand({
-        TableName: tableName,
-        ProjectionExpression: 'gsi1pk, jobIds',
-        FilterExpression: 'attribute_exists(gsi1pk)',
-        ExclusiveStartKey: startKey,
-        ConsistentRead: true,
-      }),
-    );
+  const pages = paginateScan(
+    { client: db },
+    {
+      TableName: tableName,
+      ProjectionExpression: 'gsi1pk, jobIds',
+      FilterExpression: 'attribute_exists(gsi1pk)',
+      ConsistentRead: true,
+    },
+  );
+  for await (const page of pages) {
     for (const item of page.Items ?? []) {
       const partition = String(item.gsi1pk);
       const entries = Array.isArray(item.jobIds) ? item.jobIds.length : 1;
       counts.set(partition, (counts.get(partition) ?? 0) + entries);
     }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+  }
   await batchPutAll(
     db,
     tableName,

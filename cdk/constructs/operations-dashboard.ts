@@ -2,6 +2,7 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import type { IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
+  type AlarmProps,
   AlarmStatusWidget,
   ComparisonOperator,
   Dashboard,
@@ -16,7 +17,13 @@ import {
 } from 'aws-cdk-lib/aws-cloudwatch';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { METRIC, METRICS_NAMESPACE, type MetricName, SERVICE_NAME } from '../../functions/commons/metric-names.js';
+import {
+  JOB_DIMENSIONS,
+  METRIC,
+  METRICS_NAMESPACE,
+  type MetricName,
+  SERVICE_NAME,
+} from '../../functions/commons/metric-names.js';
 import type { RestoreFunction, RestoreFunctionName } from './restore-function.js';
 
 /** Props for {@link OperationsDashboard}. */
@@ -57,26 +64,22 @@ export class OperationsDashboard extends Construct {
     const { functions, stateMachine, api } = props;
     const functionEntries = Object.entries(functions) as [RestoreFunctionName, RestoreFunction][];
 
-    const serverErrors = new Alarm(this, 'ApiServerErrorsAlarm', {
+    // A 5xx is an unexpected error (logged with its stack), a function that failed or timed out, or throttling:
+    // a few in five minutes are an incident, one is on the dashboard.
+    const serverErrors = countAlarm(this, 'ApiServerErrorsAlarm', {
       metric: api.metricServerError({ statistic: Stats.SUM, period: PERIOD }),
-      // A 5xx is an unexpected error (logged with its stack), a function that failed or timed out, or throttling:
-      // a few in five minutes are an incident, one is on the dashboard.
       threshold: 5,
       evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
       alarmDescription:
         'The API answered 5xx at least 5 times in 5 minutes. The functions log each unexpected error ("Unexpected ' +
         'error", with the route); the dashboard shows which function failed or was throttled.',
     });
     const sweeper = functions['redrive-unfinished-jobs'].function;
-    const sweeperErrors = new Alarm(this, 'SweeperErrorsAlarm', {
+    // It runs every 5 minutes: one failed run is retried by the next; two in a row leave stuck jobs unattended.
+    const sweeperErrors = countAlarm(this, 'SweeperErrorsAlarm', {
       metric: sweeper.metricErrors({ statistic: Stats.SUM, period: PERIOD }),
-      // It runs every 5 minutes: one failed run is retried by the next; two in a row leave stuck jobs unattended.
       threshold: 1,
       evaluationPeriods: 2,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
       alarmDescription:
         'redrive-unfinished-jobs failed two runs in a row: jobs whose execution is missing or ended are not being ' +
         'driven to an end. See its log group.',
@@ -84,8 +87,8 @@ export class OperationsDashboard extends Construct {
     this.alarms = [serverErrors, sweeperErrors];
 
     const jobs = (name: MetricName, label: string) => serviceMetric(name, Stats.SUM, label);
-    const byDimension = (name: MetricName, dimensions: readonly string[], label: string) =>
-      search(name, dimensions, label);
+    const byJobDimensions = (name: MetricName) =>
+      search(name, JOB_DIMENSIONS, JOB_DIMENSIONS.map((dimension) => dimensionLabel(dimension)).join(' '));
 
     this.dashboard = new Dashboard(this, 'Dashboard', {
       // Executions last minutes to hours, downloads come days later: three hours by default, widened at will.
@@ -110,20 +113,8 @@ export class OperationsDashboard extends Construct {
         jobs(METRIC.jobsBroken, 'broken'),
         jobs(METRIC.jobsKilled, 'killed'),
       ]),
-      graph('Jobs created, by family and source kind', [
-        byDimension(
-          METRIC.jobsCreated,
-          ['family', 'sourceKind'],
-          `${dimensionLabel('family')} ${dimensionLabel('sourceKind')}`,
-        ),
-      ]),
-      graph('Jobs broken, by family and source kind', [
-        byDimension(
-          METRIC.jobsBroken,
-          ['family', 'sourceKind'],
-          `${dimensionLabel('family')} ${dimensionLabel('sourceKind')}`,
-        ),
-      ]),
+      graph('Jobs created, by family and source kind', [byJobDimensions(METRIC.jobsCreated)]),
+      graph('Jobs broken, by family and source kind', [byJobDimensions(METRIC.jobsBroken)]),
     );
     this.dashboard.addWidgets(
       graph('Time to READY and build time (seconds)', [
@@ -138,13 +129,11 @@ export class OperationsDashboard extends Construct {
       ]),
       graph('Downloads', [
         jobs(METRIC.downloadsGranted, 'granted'),
-        byDimension(METRIC.downloadsRefused, ['reason'], `refused: ${dimensionLabel('reason')}`),
+        search(METRIC.downloadsRefused, ['reason'], `refused: ${dimensionLabel('reason')}`),
       ]),
     );
     this.dashboard.addWidgets(
-      graph('Authentication failures, by reason', [
-        byDimension(METRIC.authFailures, ['reason'], dimensionLabel('reason')),
-      ]),
+      graph('Authentication failures, by reason', [search(METRIC.authFailures, ['reason'], dimensionLabel('reason'))]),
       graph('State machine executions', [
         stateMachine.metricStarted({ statistic: Stats.SUM, period: PERIOD, label: 'started' }),
         stateMachine.metricSucceeded({ statistic: Stats.SUM, period: PERIOD, label: 'succeeded' }),
@@ -228,6 +217,19 @@ function search(name: MetricName, dimensions: readonly string[], label: string):
 /** CloudWatch's dynamic label for a dimension's value, e.g. `${PROP('Dim.reason')}`. */
 function dimensionLabel(dimension: string): string {
   return `\${PROP('Dim.${dimension}')}`;
+}
+
+/** An alarm on a count: at or over `threshold`, no data is no breach. */
+function countAlarm(
+  scope: Construct,
+  id: string,
+  props: Pick<AlarmProps, 'metric' | 'threshold' | 'evaluationPeriods' | 'alarmDescription'>,
+): Alarm {
+  return new Alarm(scope, id, {
+    ...props,
+    comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: TreatMissingData.NOT_BREACHING,
+  });
 }
 
 function graph(title: string, metrics: IMetric[]): GraphWidget {

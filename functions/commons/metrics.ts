@@ -10,13 +10,16 @@ import { type DownloadRefusal, METRIC, METRICS_NAMESPACE, type MetricName } from
 // that warning would be a line in every log stream for nothing.
 const EMPTY_FLUSH_WARNING = 'No application metrics to publish';
 
+/** The namespace of every metric of the service: POWERTOOLS_METRICS_NAMESPACE, which CDK sets, or the same default. */
+export const metricsNamespace = process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE;
+
 /**
- * One Metrics instance per process (usage metering may add its own metrics to it): Embedded Metric Format lines on
- * stdout, which CloudWatch Logs turns into metrics, flushed by each handler's logMetrics middleware
- * (observability.ts). Namespace: POWERTOOLS_METRICS_NAMESPACE, which CDK sets, or the same default.
+ * One Metrics instance per process: Embedded Metric Format lines on stdout, which CloudWatch Logs turns into
+ * metrics, flushed by each handler's logMetrics middleware (observability.ts). Usage metering writes its own line
+ * per job (usage.ts), under the same namespace and service.
  */
 export const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE,
+  namespace: metricsNamespace,
   serviceName,
   logger: {
     debug: (message: string) => logger.debug(message),

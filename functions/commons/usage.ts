@@ -7,13 +7,17 @@ import type { ArtifactWork } from '#lib/use-cases/ports.js';
 import { meterBuildTask, type RecordUsage, recordJobUsage } from '#lib/use-cases/record-usage.js';
 import { clock, jobStore, once } from './deps.js';
 import { events } from './events.js';
-import { logger } from './logger.js';
+import { logger, serviceName } from './logger.js';
+import { metricsNamespace } from './metrics.js';
 
 const errorField = (error: unknown) => (error instanceof Error ? error : String(error));
 
 const usageMetrics = /* @__PURE__ */ once(
   () =>
     new EmfUsageMetrics({
+      // Under the namespace and service the operational metrics (metrics.ts) are published with.
+      namespace: metricsNamespace,
+      serviceName,
       onError: (error) => logger.warn('Usage metrics not written (the usage event was)', { error: errorField(error) }),
     }),
 );

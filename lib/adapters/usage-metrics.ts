@@ -31,6 +31,8 @@ export class EmfUsageMetrics implements UsageMetrics {
   constructor(
     private readonly options: {
       readonly namespace?: string;
+      /** The `service` dimension; Powertools' (POWERTOOLS_SERVICE_NAME) where absent. */
+      readonly serviceName?: string;
       /** Told when the line could not be written (the usage event is what billing reads). */
       readonly onError?: (error: unknown) => void;
     } = {},
@@ -38,7 +40,10 @@ export class EmfUsageMetrics implements UsageMetrics {
 
   emit(record: UsageRecord): void {
     try {
-      const metrics = new Metrics({ namespace: this.options.namespace ?? USAGE_METRICS_NAMESPACE });
+      const metrics = new Metrics({
+        namespace: this.options.namespace ?? USAGE_METRICS_NAMESPACE,
+        ...(this.options.serviceName !== undefined && { serviceName: this.options.serviceName }),
+      });
       metrics.addDimension('groupId', record.groupId);
       metrics.addMetadata('usageId', record.usageId);
       metrics.addMetadata('statusName', record.statusName);

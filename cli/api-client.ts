@@ -5,7 +5,7 @@
 import { isObjectId } from '#lib/domain/object-id.js';
 import type { ApiConfig } from './config.js';
 import { DigestSigner, digestFetch } from './digest.js';
-import { ApiError, type MongoErrorBody, NetworkError } from './errors.js';
+import { ApiError, mongoErrorBody, NetworkError } from './errors.js';
 
 export type Json = Record<string, unknown>;
 
@@ -79,7 +79,7 @@ export class ApiClient {
         throw new ApiError(response.status, undefined, `not JSON: ${text}`, method, url.pathname);
       }
     }
-    throw new ApiError(response.status, mongoError(text), text, method, url.pathname);
+    throw new ApiError(response.status, mongoErrorBody(text), text, method, url.pathname);
   }
 
   /** Every page of a list (itemsPerPage 500, MongoDB's maximum), for commands that need them all. */
@@ -93,16 +93,4 @@ export class ApiClient {
       if (page.results.length < 500) return all;
     }
   }
-}
-
-function mongoError(text: string): MongoErrorBody | undefined {
-  try {
-    const body = JSON.parse(text) as unknown;
-    if (typeof body === 'object' && body !== null && typeof (body as MongoErrorBody).errorCode === 'string') {
-      return body as MongoErrorBody;
-    }
-  } catch {
-    // Not MongoDB's body (a proxy's page): ApiError keeps the text.
-  }
-  return undefined;
 }

@@ -13,9 +13,9 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { createUploadClient, SnapshotBucketUploads } from '#lib/adapters/s3/snapshot-uploads.js';
 import { readOplogEntries } from '#lib/artifact/oplog.js';
 import { fileNameProblem, snapshotFile } from '#lib/domain/file-list.js';
-import { MANIFEST_PREFIX, type Manifest, manifest } from '#lib/domain/manifest.js';
+import { MANIFEST_PREFIX, type Manifest, ManifestRejected, manifest, parseManifest } from '#lib/domain/manifest.js';
 import { isObjectId, newObjectId } from '#lib/domain/object-id.js';
-import { compareOptimes, type Optime, optimeKey, toBsonTimestamp } from '#lib/domain/optime.js';
+import { compareOptimes, type Optime, optimeKey, toBsonTimestamp, toOptime } from '#lib/domain/optime.js';
 import { isoSeconds } from '#lib/domain/time.js';
 import { clusterPath } from './api-client.js';
 import {
@@ -267,6 +267,16 @@ interface ImportOplogOptions extends BackupOptions {
   afterInc?: number;
 }
 
+/** A manifest read back from the bucket; undefined when the ingest would not take it either. */
+function readManifest(text: string): Manifest | undefined {
+  try {
+    return parseManifest(text);
+  } catch (error) {
+    if (error instanceof ManifestRejected) return undefined;
+    throw error;
+  }
+}
+
 /** Length of `optimeKey`'s fixed-width sort key, the start of every oplog manifest key `backup import-oplog` writes. */
 const OPTIME_KEY_LENGTH = optimeKey({ date: '1970-01-01T00:00:00Z', increment: 0 }).length;
 
@@ -292,12 +302,9 @@ async function neighbours(
   }
   if (previousKey === undefined) return {};
   const text = await uploads.getText(previousKey);
-  const parsed = text === undefined ? undefined : manifest.safeParse(JSON.parse(text));
-  if (!parsed?.success || parsed.data.kind !== 'oplog') {
-    throw new CliError(EXIT.apiError, `${previousKey} is not an oplog manifest`);
-  }
-  const { date, increment } = parsed.data.last;
-  const previousLast = { t: Math.floor(Date.parse(date) / 1000), i: increment };
+  const parsed = text === undefined ? undefined : readManifest(text);
+  if (parsed?.kind !== 'oplog') throw new CliError(EXIT.apiError, `${previousKey} is not an oplog manifest`);
+  const previousLast = toOptime(parsed.last);
   if (compareOptimes(previousLast, first) >= 0) return { overlapping: previousKey };
   return { previous: { key: previousKey, last: previousLast } };
 }

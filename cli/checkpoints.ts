@@ -1,7 +1,15 @@
 /** `restore-jobs checkpoints list|describe`: a sharded cluster's checkpoints (a replica set has none). */
 import type { Command } from 'commander';
 import { checkpointsPath, type Json, type ListAnswer } from './api-client.js';
-import { CLUSTER_HELP, type CommonOptions, contextOf, positiveInt, withCommonOptions } from './context.js';
+import {
+  CLUSTER_HELP,
+  type CommonOptions,
+  contextOf,
+  type PageOptions,
+  pageQuery,
+  withCommonOptions,
+  withPageOptions,
+} from './context.js';
 import { details, table } from './output.js';
 
 interface CheckpointView {
@@ -17,17 +25,18 @@ export function registerCheckpoints(program: Command): void {
   const checkpoints = program.command('checkpoints').description("a sharded cluster's checkpoints");
 
   withCommonOptions(
-    checkpoints
-      .command('list')
-      .description("list a sharded cluster's checkpoints, newest first")
-      .requiredOption('--cluster <name|id>', CLUSTER_HELP)
-      .option('--page <n>', 'page number', positiveInt('--page'), 1)
-      .option('--limit <n>', 'checkpoints per page (at most 500)', positiveInt('--limit', 500), 100),
-  ).action(async (options: CommonOptions & { cluster: string; page: number; limit: number }) => {
+    withPageOptions(
+      checkpoints
+        .command('list')
+        .description("list a sharded cluster's checkpoints, newest first")
+        .requiredOption('--cluster <name|id>', CLUSTER_HELP),
+      'checkpoints',
+    ),
+  ).action(async (options: CommonOptions & PageOptions & { cluster: string }) => {
     const ctx = contextOf(options);
     const api = ctx.api();
     const answer = await api.request<ListAnswer>('GET', checkpointsPath(api.projectId, options.cluster), {
-      query: { pageNum: options.page, itemsPerPage: options.limit },
+      query: pageQuery(options),
     });
     ctx.out.result(answer, () => {
       const rows = answer.results as unknown as CheckpointView[];

@@ -39,6 +39,20 @@ export function withCommonOptions(command: Command): Command {
     .option('--base-url <url>', `the API's base URL; default $${ENV_VARS.baseUrl}, else demo.json's baseUrl`);
 }
 
+/** A list command's `--page` and `--limit` (`items` names what is listed), and the query they make. */
+export interface PageOptions {
+  page: number;
+  limit: number;
+}
+
+export function withPageOptions(command: Command, items: string): Command {
+  return command
+    .option('--page <n>', 'page number', positiveInt('--page'), 1)
+    .option('--limit <n>', `${items} per page (at most 500)`, positiveInt('--limit', 500), 100);
+}
+
+export const pageQuery = (options: PageOptions) => ({ pageNum: options.page, itemsPerPage: options.limit });
+
 export const CLUSTER_HELP = 'the cluster: a 24-hex id (Ops Manager paths) or a name (Atlas paths)';
 
 /** Commander argument parsers: a bad value is a usage error (exit 2) with this message. */

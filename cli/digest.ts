@@ -2,19 +2,20 @@
  * HTTP Digest (RFC 7616) as MongoDB's clients use it against this API: MD5 (or SHA-256), qop=auth, the public key
  * as user name and the private key as password.
  *
- * Written here on node:crypto rather than taken from npm: digest-fetch makes its cnonce with Math.random, keeps one
- * nonce and `nc` for all requests without regard to concurrent ones, cuts `uri` out of the URL string by hand, and
- * pulls four hashing packages; urllib is a whole HTTP client that only does MD5 and shares `nc` process-wide. What
- * the CLI needs is small: parse the one challenge, sign, count `nc`, and retry once.
+ * Written here, on the service's own hashing (lib/auth/digest.ts), rather than taken from npm: digest-fetch makes
+ * its cnonce with Math.random, keeps one nonce and `nc` for all requests without regard to concurrent ones, cuts
+ * `uri` out of the URL string by hand, and pulls four hashing packages; urllib is a whole HTTP client that only does
+ * MD5 and shares `nc` process-wide. What the CLI needs is small: parse the one challenge, sign, count `nc`, and
+ * retry once. (The service's own auth-param parser is strict and reads one header value; fetch joins the service's
+ * two challenge lines into one, so the challenge is parsed here, up to where the first one ends.)
  *
  * A nonce is reused with a growing `nc` until the service stops accepting it (its nonces live 5 minutes), so a
  * watch polling every 2 s costs one round trip per request instead of two. The service keeps a high-water mark of
  * `nc` per nonce: two concurrent requests that arrive out of order make the later-numbered one win and the other
  * get a fresh challenge, which the retry answers.
  */
-import { createHash, randomBytes } from 'node:crypto';
-
-export type DigestAlgorithm = 'MD5' | 'SHA-256';
+import { randomBytes } from 'node:crypto';
+import { computeHa1, computeResponse, type DigestAlgorithm } from '#lib/auth/digest.js';
 
 export interface DigestChallenge {
   readonly realm: string;
@@ -23,8 +24,6 @@ export interface DigestChallenge {
   readonly algorithm: DigestAlgorithm;
   readonly stale: boolean;
 }
-
-const HASHES: Record<DigestAlgorithm, string> = { MD5: 'md5', 'SHA-256': 'sha256' };
 
 /**
  * Parses a `WWW-Authenticate: Digest …` value (auth-params: tokens or quoted strings with `\` escapes, separated by
@@ -90,10 +89,9 @@ export class DigestSigner {
     this.nc += 1;
     const nc = this.nc.toString(16).padStart(8, '0');
     const cnonce = randomBytes(16).toString('hex');
-    const hash = (data: string) => createHash(HASHES[challenge.algorithm]).update(data, 'utf8').digest('hex');
-    const ha1 = hash(`${this.username}:${challenge.realm}:${this.password}`);
-    const ha2 = hash(`${method}:${uri}`);
-    const response = hash(`${ha1}:${challenge.nonce}:${nc}:${cnonce}:auth:${ha2}`);
+    const { algorithm, realm, nonce } = challenge;
+    const ha1 = computeHa1(algorithm, this.username, this.password, realm);
+    const response = computeResponse({ algorithm, ha1, method, uri, nonce, qop: 'auth', nc, cnonce });
     const quoted = (value: string) => `"${value.replace(/(["\\])/g, '\\$1')}"`;
     return [
       `Digest username=${quoted(this.username)}`,

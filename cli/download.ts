@@ -6,7 +6,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { ApiError, CliError, describeCause, EXIT, type MongoErrorBody } from './errors.js';
+import { ApiError, CliError, describeCause, EXIT, mongoErrorBody } from './errors.js';
 
 /**
  * The presigned URL behind a delivery URL. Costs one download. A delivery URL is a bearer credential: no Digest,
@@ -24,13 +24,7 @@ export async function openDelivery(deliveryUrl: string, fetchImpl: typeof fetch 
   if (response.status >= 300 && response.status < 400 && location !== null) {
     return new URL(location, deliveryUrl).href;
   }
-  let body: MongoErrorBody | undefined;
-  try {
-    body = JSON.parse(text) as MongoErrorBody;
-  } catch {
-    body = undefined;
-  }
-  throw new ApiError(response.status, body?.errorCode ? body : undefined, text, 'GET', '/backup/restore/v2/pull/…');
+  throw new ApiError(response.status, mongoErrorBody(text), text, 'GET', '/backup/restore/v2/pull/…');
 }
 
 export interface DownloadOptions {

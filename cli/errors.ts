@@ -43,6 +43,19 @@ export interface MongoErrorBody {
   reason?: string;
 }
 
+/** MongoDB's error body in an answer's text; undefined for anything else (a proxy's page, API Gateway's own). */
+export function mongoErrorBody(text: string): MongoErrorBody | undefined {
+  try {
+    const body = JSON.parse(text) as unknown;
+    if (typeof body === 'object' && body !== null && typeof (body as MongoErrorBody).errorCode === 'string') {
+      return body as MongoErrorBody;
+    }
+  } catch {
+    // Not JSON: ApiError keeps the text.
+  }
+  return undefined;
+}
+
 /**
  * A non-2xx answer of the API. `body` is MongoDB's error body when the answer had one; anything else (a proxy's
  * HTML page, API Gateway's own `{"message": …}`) is kept as `text` so the user still sees what came back.

@@ -1,13 +1,17 @@
 /** `restore-jobs restores …`: create, list, describe, cancel, watch and download restore jobs. */
 import type { Command } from 'commander';
+import { isObjectId } from '#lib/domain/object-id.js';
 import { clusterPath, type Json, type ListAnswer } from './api-client.js';
 import {
   CLUSTER_HELP,
   type CommonOptions,
   contextOf,
   nonNegativeInt,
+  type PageOptions,
+  pageQuery,
   positiveInt,
   withCommonOptions,
+  withPageOptions,
 } from './context.js';
 import { downloadCommand } from './download-command.js';
 import { usageError } from './errors.js';
@@ -17,7 +21,6 @@ import { watchCommand } from './watch.js';
 /** MongoDB's bounds (lib/domain/job.ts): 1..8760 hours, 1..2147483647 downloads. */
 const MAX_EXPIRATION_HOURS = 8760;
 const MAX_DOWNLOADS = 2_147_483_647;
-const OBJECT_ID = /^[0-9a-f]{24}$/;
 
 interface ClusterOption extends CommonOptions {
   cluster: string;
@@ -69,7 +72,7 @@ export function createBody(options: CreateOptions): Json {
     ['--snapshot', options.snapshot],
     ['--checkpoint', options.checkpoint],
   ] as const) {
-    if (value !== undefined && !OBJECT_ID.test(value)) throw usageError(`${flag} must be a 24-hex id, got ${value}`);
+    if (value !== undefined && !isObjectId(value)) throw usageError(`${flag} must be a 24-hex id, got ${value}`);
   }
   const body: Json = {};
   if (options.snapshot !== undefined) body.snapshotId = options.snapshot;
@@ -125,18 +128,19 @@ export function registerRestores(program: Command): void {
   });
 
   withCommonOptions(
-    restores
-      .command('list')
-      .description("list a cluster's restore jobs, newest first")
-      .requiredOption('--cluster <name|id>', CLUSTER_HELP)
-      .option('--batch <id>', "only this sharded restore's jobs")
-      .option('--page <n>', 'page number', positiveInt('--page'), 1)
-      .option('--limit <n>', 'jobs per page (at most 500)', positiveInt('--limit', 500), 100),
-  ).action(async (options: ClusterOption & { batch?: string; page: number; limit: number }) => {
+    withPageOptions(
+      restores
+        .command('list')
+        .description("list a cluster's restore jobs, newest first")
+        .requiredOption('--cluster <name|id>', CLUSTER_HELP)
+        .option('--batch <id>', "only this sharded restore's jobs"),
+      'jobs',
+    ),
+  ).action(async (options: ClusterOption & PageOptions & { batch?: string }) => {
     const ctx = contextOf(options);
     const api = ctx.api();
     const answer = await api.request<ListAnswer>('GET', `${clusterPath(api.projectId, options.cluster)}/restoreJobs`, {
-      query: { pageNum: options.page, itemsPerPage: options.limit, batchId: options.batch },
+      query: { ...pageQuery(options), batchId: options.batch },
     });
     ctx.out.result(answer, () => jobsTable(answer.results.map(asJob)));
   });

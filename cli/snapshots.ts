@@ -1,7 +1,15 @@
 /** `restore-jobs snapshots list|describe`: the snapshots a cluster can be restored from. */
 import type { Command } from 'commander';
 import { clusterPath, type Json, type ListAnswer } from './api-client.js';
-import { CLUSTER_HELP, type CommonOptions, contextOf, positiveInt, withCommonOptions } from './context.js';
+import {
+  CLUSTER_HELP,
+  type CommonOptions,
+  contextOf,
+  type PageOptions,
+  pageQuery,
+  withCommonOptions,
+  withPageOptions,
+} from './context.js';
 import { details, formatBytes, table } from './output.js';
 
 interface SnapshotView {
@@ -19,17 +27,18 @@ export function registerSnapshots(program: Command): void {
   const snapshots = program.command('snapshots').description("a cluster's snapshots");
 
   withCommonOptions(
-    snapshots
-      .command('list')
-      .description("list a cluster's snapshots, newest first")
-      .requiredOption('--cluster <name|id>', CLUSTER_HELP)
-      .option('--page <n>', 'page number', positiveInt('--page'), 1)
-      .option('--limit <n>', 'snapshots per page (at most 500)', positiveInt('--limit', 500), 100),
-  ).action(async (options: CommonOptions & { cluster: string; page: number; limit: number }) => {
+    withPageOptions(
+      snapshots
+        .command('list')
+        .description("list a cluster's snapshots, newest first")
+        .requiredOption('--cluster <name|id>', CLUSTER_HELP),
+      'snapshots',
+    ),
+  ).action(async (options: CommonOptions & PageOptions & { cluster: string }) => {
     const ctx = contextOf(options);
     const api = ctx.api();
     const answer = await api.request<ListAnswer>('GET', `${clusterPath(api.projectId, options.cluster)}/snapshots`, {
-      query: { pageNum: options.page, itemsPerPage: options.limit },
+      query: pageQuery(options),
     });
     ctx.out.result(answer, () => {
       const rows = answer.results as unknown as SnapshotView[];

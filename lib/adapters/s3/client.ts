@@ -1,4 +1,4 @@
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { type InstrumentClient, uninstrumented } from '../client-config.js';
 
 /**
@@ -13,12 +13,19 @@ export const S3_MAX_ATTEMPTS = 5;
 
 /**
  * One S3 client per process. Path-style addressing is only for the local S3 (s3rver), which has no
- * virtual-host buckets; checksum behaviour comes from the SDK's own environment variables.
+ * virtual-host buckets; checksum behaviour comes from the SDK's own environment variables. `connection` names
+ * another S3 than the environment's (the CLI's, from the local stack's demo.json); without it the SDK's default
+ * chain finds the endpoint, region and credentials.
  */
-export function createS3Client(opts: { forcePathStyle: boolean; instrument?: InstrumentClient }): S3Client {
+export function createS3Client(opts: {
+  forcePathStyle: boolean;
+  instrument?: InstrumentClient;
+  connection?: Pick<S3ClientConfig, 'endpoint' | 'region' | 'credentials'>;
+}): S3Client {
   const instrument = opts.instrument ?? uninstrumented;
   return instrument(
     new S3Client({
+      ...opts.connection,
       forcePathStyle: opts.forcePathStyle,
       maxAttempts: S3_MAX_ATTEMPTS,
       requestHandler: {

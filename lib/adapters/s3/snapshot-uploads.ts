@@ -5,16 +5,9 @@
  */
 
 import type { Readable } from 'node:stream';
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  NoSuchKey,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { S3_CONNECTION_TIMEOUT_MS, S3_MAX_ATTEMPTS, S3_REQUEST_TIMEOUT_MS } from './client.js';
+import { createS3Client } from './client.js';
 
 const MiB = 1024 * 1024;
 /** S3 allows 10,000 parts; aim under it with room for a file that grows while it is read. */
@@ -32,19 +25,12 @@ export function createUploadClient(local?: {
   accessKeyId: string;
   secretAccessKey: string;
 }): S3Client {
-  const config: S3ClientConfig = {
-    maxAttempts: S3_MAX_ATTEMPTS,
-    requestHandler: { connectionTimeout: S3_CONNECTION_TIMEOUT_MS, requestTimeout: S3_REQUEST_TIMEOUT_MS },
-  };
-  if (local !== undefined) {
-    Object.assign(config, {
-      endpoint: local.endpoint,
-      region: local.region,
-      credentials: { accessKeyId: local.accessKeyId, secretAccessKey: local.secretAccessKey },
-      forcePathStyle: true,
-    });
-  }
-  return new S3Client(config);
+  if (local === undefined) return createS3Client({ forcePathStyle: false });
+  const { endpoint, region, accessKeyId, secretAccessKey } = local;
+  return createS3Client({
+    forcePathStyle: true,
+    connection: { endpoint, region, credentials: { accessKeyId, secretAccessKey } },
+  });
 }
 
 export class SnapshotBucketUploads {

@@ -92,16 +92,20 @@ export function correlatePathJob(event: { pathParameters?: Record<string, string
   if (jobId !== undefined && isObjectId(jobId)) correlate({ jobId });
 }
 
-/** An API operation behind Digest authentication and the caller's role on the path's group. */
-export function apiHandler(permission: Permission, operation: (request: ApiRequest) => Promise<ApiResponse>) {
+/**
+ * A function API Gateway invokes with an HTTP request (the API operations, the download URL): observability,
+ * normalized headers and event, the job the path names in the log, MongoDB's error body for whatever `handle` throws.
+ */
+export function httpEndpoint(handle: (event: HttpEvent, context: Context) => Promise<HttpResult>) {
   return middy<HttpEvent, HttpResult, Error, Context>()
     .use(observability())
     .use(httpHeaderNormalizer())
     .use(httpEventNormalizer())
     .use(mongoErrors())
     .handler(async (event, context) => {
+      correlatePathJob(event);
       try {
-        return await answer(permission, operation, event, context);
+        return await handle(event, context);
       } catch (error) {
         // MongoDB's error answers (a 401 challenge, a 404, a 409) are answers, not failures of the function: they
         // are rendered here, so that traces and the error path see only what went wrong (mongoErrors: a 500).
@@ -111,13 +115,17 @@ export function apiHandler(permission: Permission, operation: (request: ApiReque
     });
 }
 
+/** An API operation behind Digest authentication and the caller's role on the path's group. */
+export function apiHandler(permission: Permission, operation: (request: ApiRequest) => Promise<ApiResponse>) {
+  return httpEndpoint((event, context) => answer(permission, operation, event, context));
+}
+
 async function answer(
   permission: Permission,
   operation: (request: ApiRequest) => Promise<ApiResponse>,
   event: HttpEvent,
   context: Context,
 ): Promise<HttpResult> {
-  correlatePathJob(event);
   // Before authentication, as API Gateway's own limit is: the size is no secret, and no key is read for it.
   if (bodyBytes(event) > MAX_REQUEST_BODY_BYTES) throw errors.requestEntityTooLarge(MAX_REQUEST_BODY_BYTES);
   const serviceSecret = await secret().get();
